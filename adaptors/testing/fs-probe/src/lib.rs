@@ -1,0 +1,18 @@
+//! A test-only component that reads files, so it imports `wasi:filesystem`: the host
+//! must refuse to load it.
+
+use kit::wit::types::Error;
+
+kit::bindings!("openfn:probe/fs-probe", "../wit");
+
+use exports::openfn::probe::files::Guest;
+
+struct FsProbe;
+
+impl Guest for FsProbe {
+    fn read_file(_state: String, path: String) -> Result<String, Error> {
+        std::fs::read_to_string(&path).map_err(|e| kit::error::transport(e.to_string()))
+    }
+}
+
+export!(FsProbe);
