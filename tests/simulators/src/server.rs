@@ -1,0 +1,128 @@
+//! Running an axum router on `127.0.0.1:0` on its own thread.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::sync::oneshot;
+
+/// A request as the simulator received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The method, e.g. `GET`.
+    pub method: String,
+    /// The path, e.g. `/api/facilities`.
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A simulator serving on loopback. Dropping it stops the server.
+pub struct Running {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Serves `router` on an ephemeral loopback port.
+    pub fn start(router: Router) -> Running {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
+        let router = router.layer(middleware::from_fn(move |req: Request, next: Next| {
+            let log = Arc::clone(&log);
+            async move {
+                log.lock().expect("request log").push(Recorded {
+                    method: req.method().to_string(),
+                    path: req.uri().path().to_string(),
+                    query: req.uri().query().map(str::to_string),
+                    headers: req
+                        .headers()
+                        .iter()
+                        .map(|(n, v)| {
+                            (
+                                n.to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            )
+                        })
+                        .collect(),
+                });
+                Ok::<Response, std::convert::Infallible>(next.run(req).await)
+            }
+        }));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("simulator-{}", addr.port()))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("simulator runtime");
+                runtime.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    // Stop at once on drop: a test's half-open connection must not hold it up.
+                    tokio::select! {
+                        served = axum::serve(listener, router) => served.expect("simulator server"),
+                        _ = stopped => {}
+                    }
+                });
+            })
+            .expect("spawning the simulator thread");
+        Running {
+            addr,
+            requests,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().expect("request log").clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
