@@ -1,0 +1,99 @@
+//! The command line: argument definitions, logging set-up and dispatch.
+
+mod demo;
+mod list;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Runs OpenFn-style jobs on sandboxed WebAssembly adaptors.
+///
+/// Exit status: 0 when the job succeeded, 1 when it failed (the output state is still
+/// written, with `errors`), 2 when the input was unusable (bad flags or files).
+#[derive(Debug, Parser)]
+#[command(name = "adaptor-host", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Log level: error, warn, info, debug or trace.
+    ///
+    /// Logs go to stderr; every configuration value is masked in them.
+    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
+    log: tracing::Level,
+
+    /// Write logs as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a job against an adaptor.
+    Run(run::RunArgs),
+    /// List the built-in adaptors, or one adaptor's operations.
+    List(list::ListArgs),
+    /// Run the examples against local simulators (started and stopped here) and print
+    /// their output states.
+    Demo(demo::DemoArgs),
+}
+
+/// What the binary does.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log, cli.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("adaptor-host: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::List(args) => list::list(args),
+            Command::Demo(args) => demo::demo(args).await,
+        }
+    })
+}
+
+fn init_logging(level: tracing::Level, json: bool) {
+    // The host (and the adaptors' log lines, which it emits) at the chosen level;
+    // wasmtime and the HTTP stack only when something is wrong.
+    let filter = EnvFilter::new(format!("adaptor_host={level},warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.with_target(false).init();
+    }
+}
+
+/// Prints `adaptor-host: message` to stderr.
+fn report(message: &str) {
+    eprintln!("adaptor-host: {message}");
+}
+
+/// The exit status of a failed job.
+const JOB_FAILED: u8 = 1;
+/// The exit status of unusable input.
+const BAD_INPUT: u8 = 2;
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        super::Cli::command().debug_assert();
+    }
+}

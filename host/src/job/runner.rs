@@ -1,0 +1,146 @@
+//! Running a job: one session, the steps in order, the wall-clock limit around all of
+//! them, and the output state: configuration removed, secrets masked, `errors` filled
+//! in when a step failed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::{Job, refs};
+use crate::adaptor::Adaptor;
+use crate::engine::Host;
+use crate::error::Error;
+use crate::redact::Redactor;
+use crate::sandbox::limits::{Limit, Limits};
+use crate::sandbox::policy::{AllowRule, Policy};
+use crate::session::Session;
+
+/// How to run one job.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The job's limits.
+    pub limits: Limits,
+    /// Origins allowed besides those the configuration names (`--allow-host`).
+    pub allow: Vec<AllowRule>,
+    /// The key of this job's entry in `state.errors` (a workflow step id, or the job
+    /// file's name).
+    pub step_id: String,
+}
+
+/// What a job produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The output state: no `configuration`, every configuration value masked, and
+    /// `errors.<step_id>` describing the failure if there was one.
+    pub state: Value,
+    /// The failure, if a step failed (its message already masked).
+    pub error: Option<Error>,
+}
+
+/// Runs `job` with `adaptor` on `state` (which carries `configuration`).
+pub async fn run(
+    host: &Host,
+    adaptor: &Adaptor,
+    job: &Job,
+    state: Value,
+    options: &RunOptions,
+) -> Outcome {
+    let configuration = state.get("configuration").cloned().unwrap_or(Value::Null);
+    let redactor = Arc::new(Redactor::new(&configuration));
+    let policy = Policy::for_configuration(&configuration, &options.allow);
+    let mut state = state;
+    let mut current = None;
+    let limit = options.limits.wall_time;
+    let steps = run_steps(
+        host,
+        adaptor,
+        job,
+        &mut state,
+        options,
+        policy,
+        Arc::clone(&redactor),
+        &mut current,
+    );
+    let error = match tokio::time::timeout(limit, steps).await {
+        Ok(result) => result.err(),
+        Err(_) => Some(Error::Limit {
+            operation: current
+                .as_ref()
+                .map(|(_, name)| name.clone())
+                .unwrap_or_default(),
+            limit: Limit::WallTime(limit),
+        }),
+    };
+    let failed = error.as_ref().and(current);
+    finish(state, error, failed, &redactor, &options.step_id)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_steps(
+    host: &Host,
+    adaptor: &Adaptor,
+    job: &Job,
+    state: &mut Value,
+    options: &RunOptions,
+    policy: Policy,
+    redactor: Arc<Redactor>,
+    current: &mut Option<(usize, String)>,
+) -> Result<(), Error> {
+    let mut session = Session::start(host, adaptor, &options.limits, policy, redactor).await?;
+    for (i, step) in job.steps.iter().enumerate() {
+        *current = Some((i, step.operation.clone()));
+        let args = step
+            .args
+            .iter()
+            .map(|a| refs::resolve(a, state))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Input(format!("job step {} ({}): {e}", i + 1, step.operation)))?;
+        let started = Instant::now();
+        *state = session.call(&step.operation, &args, state).await?;
+        tracing::info!(step = i + 1, operation = %step.operation, ms = started.elapsed().as_millis() as u64, "step done");
+    }
+    *current = None;
+    Ok(())
+}
+
+/// The output state: configuration removed, `errors.<step_id>` added on failure
+/// (with the failing step's number and operation), every secret masked.
+fn finish(
+    mut state: Value,
+    error: Option<Error>,
+    failed: Option<(usize, String)>,
+    redactor: &Redactor,
+    step_id: &str,
+) -> Outcome {
+    if let Value::Object(map) = &mut state {
+        map.remove("configuration");
+    }
+    if let Some(error) = &error {
+        let mut entry = json!({
+            "type": error.kind(),
+            "message": redactor.text(&error.to_string()),
+        });
+        if let Some((index, operation)) = failed {
+            entry["step"] = json!(index + 1);
+            entry["operation"] = json!(operation);
+        }
+        if let Some(details) = error.details() {
+            entry["details"] = details.clone();
+        }
+        if !state.is_object() {
+            state = json!({});
+        }
+        let errors = state
+            .as_object_mut()
+            .expect("object")
+            .entry("errors")
+            .or_insert_with(|| json!({}));
+        if !errors.is_object() {
+            *errors = json!({});
+        }
+        errors[step_id] = entry;
+    }
+    redactor.value(&mut state);
+    Outcome { state, error }
+}

@@ -1,0 +1,7 @@
+//! `adaptor-host`: runs OpenFn-style jobs on sandboxed WebAssembly adaptors.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,154 @@
+//! The `wasi:http` hooks of one job: the network policy, the request cap, time-out
+//! clamps and the response size cap, applied to every request the guest sends.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use wasmtime_wasi_http::{Error as HttpError, WasiBody};
+use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
+
+use super::policy::{Policy, default_port};
+
+/// What the hooks saw that the job's final error must mention: the guest only learns
+/// "request denied" or "body too large", the host knows why.
+#[derive(Debug, Default)]
+pub struct Incidents {
+    requests: AtomicU32,
+    requests_exceeded: AtomicBool,
+    response_too_large: AtomicBool,
+    denied: Mutex<Vec<String>>,
+}
+
+impl Incidents {
+    /// Requests sent so far.
+    pub fn requests(&self) -> u32 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Whether a request was refused because the job had used its request cap.
+    pub fn requests_exceeded(&self) -> bool {
+        self.requests_exceeded.load(Ordering::Relaxed)
+    }
+
+    /// Whether a response body was cut off at the size cap.
+    pub fn response_too_large(&self) -> bool {
+        self.response_too_large.load(Ordering::Relaxed)
+    }
+
+    /// The first origin the policy denied, if any.
+    pub fn first_denied(&self) -> Option<String> {
+        self.denied.lock().expect("incident lock").first().cloned()
+    }
+}
+
+/// The hooks of one job.
+pub struct Hooks {
+    policy: Arc<Policy>,
+    incidents: Arc<Incidents>,
+    max_requests: u32,
+    max_response_bytes: u64,
+    max_wait: Duration,
+}
+
+impl Hooks {
+    /// Hooks enforcing `policy` and the given caps; `max_wait` bounds every time-out
+    /// (connect, first byte, between bytes) whatever the guest asks for.
+    pub fn new(
+        policy: Arc<Policy>,
+        incidents: Arc<Incidents>,
+        max_requests: u32,
+        max_response_bytes: u64,
+        max_wait: Duration,
+    ) -> Hooks {
+        Hooks {
+            policy,
+            incidents,
+            max_requests,
+            max_response_bytes,
+            max_wait,
+        }
+    }
+
+    fn clamp(&self, options: Option<RequestOptions>) -> RequestOptions {
+        let mut options = options.unwrap_or_default();
+        for t in [
+            &mut options.connect_timeout,
+            &mut options.first_byte_timeout,
+            &mut options.between_bytes_timeout,
+        ] {
+            *t = Some(t.map_or(self.max_wait, |d| d.min(self.max_wait)));
+        }
+        options
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendFuture = Box<
+    dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)>> + Send,
+>;
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
+        let host = uri.host().unwrap_or_default().to_string();
+        let port = uri
+            .port_u16()
+            .or_else(|| default_port(&scheme))
+            .unwrap_or(0);
+        let origin = format!("{scheme}://{host}:{port}");
+
+        let sent = self.incidents.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        if sent > self.max_requests {
+            self.incidents
+                .requests_exceeded
+                .store(true, Ordering::Relaxed);
+            tracing::warn!(
+                limit = self.max_requests,
+                "refused a request: the job used its request limit"
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        if !self.policy.allows(&scheme, &host, port) {
+            self.incidents
+                .denied
+                .lock()
+                .expect("incident lock")
+                .push(origin.clone());
+            tracing::warn!(
+                %origin,
+                "denied a request: the origin is not named by the job's configuration (pass --allow-host {origin} to allow it)"
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        // Never the query: some APIs take credentials there.
+        tracing::debug!(method = %request.method(), %origin, path = uri.path(), "request");
+
+        let options = self.clamp(options);
+        let limit = self.max_response_bytes;
+        let incidents = Arc::clone(&self.incidents);
+        Box::new(async move {
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let response = response.map(move |body| {
+                http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
+                    .map_err(move |e| match e.downcast::<HttpError>() {
+                        Ok(inner) => *inner,
+                        Err(_) => {
+                            incidents.response_too_large.store(true, Ordering::Relaxed);
+                            HttpError::HttpResponseBodySize(Some(limit))
+                        }
+                    })
+                    .boxed_unsync()
+            });
+            Ok((response, Box::new(io) as IoFuture))
+        })
+    }
+}

@@ -1,0 +1,258 @@
+//! The per-job sandbox: the store data every job gets fresh, with its limits, network
+//! hooks and log.
+
+pub mod hooks;
+pub mod limits;
+pub mod policy;
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use self::hooks::{Hooks, Incidents};
+use self::limits::{Limit, Limits};
+use self::policy::Policy;
+use crate::engine::EPOCH_TICK;
+use crate::redact::Redactor;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        interfaces: "import openfn:adaptor/host@0.1.0;",
+        // `log` traps when the job exceeds its log volume limit.
+        imports: { default: trappable },
+    });
+}
+
+use bindings::openfn::adaptor::host::{self as host_log, Level};
+
+/// Bytes of guest stderr kept per job (panic messages end up there).
+const STDERR_BYTES: usize = 64 << 10;
+
+/// The store data of one job.
+pub struct Sandbox {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: Hooks,
+    memory: MemoryLimiter,
+    log: GuestLog,
+    cpu_ticks: u64,
+    max_cpu_ticks: u64,
+    stderr: MemoryOutputPipe,
+    incidents: Arc<Incidents>,
+    /// The limit that stopped the job, recorded where it was enforced.
+    broken: Option<Limit>,
+}
+
+impl Sandbox {
+    /// A fresh store for one job of `adaptor`.
+    pub fn store(
+        engine: &wasmtime::Engine,
+        adaptor: &str,
+        limits: &Limits,
+        policy: Arc<Policy>,
+        redactor: Arc<Redactor>,
+    ) -> Store<Sandbox> {
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        // No environment, arguments, preopened directories or sockets: the defaults.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let incidents = Arc::new(Incidents::default());
+        let hooks = Hooks::new(
+            policy,
+            Arc::clone(&incidents),
+            limits.requests,
+            limits.response_bytes,
+            limits.wall_time,
+        );
+        let tick_ms = u64::try_from(EPOCH_TICK.as_millis()).unwrap_or(1).max(1);
+        let max_cpu_ticks =
+            u64::try_from(limits.cpu_time.as_millis()).unwrap_or(u64::MAX) / tick_ms;
+        let sandbox = Sandbox {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks,
+            memory: MemoryLimiter {
+                max: limits.memory_bytes,
+                hit: false,
+            },
+            log: GuestLog {
+                adaptor: adaptor.to_string(),
+                operation: String::new(),
+                redactor,
+                used: 0,
+                max: limits.log_bytes,
+                hit: false,
+            },
+            cpu_ticks: 0,
+            max_cpu_ticks,
+            stderr,
+            incidents,
+            broken: None,
+        };
+        let mut store = Store::new(engine, sandbox);
+        store.limiter(|s| &mut s.memory);
+        // Count the ticks that pass while guest code runs, and yield to the runtime at
+        // each one so the job's wall-clock time-out can fire even in a busy loop.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let sandbox = ctx.data_mut();
+            sandbox.cpu_ticks += 1;
+            if sandbox.cpu_ticks > sandbox.max_cpu_ticks {
+                let limit = Limit::CpuTime(std::time::Duration::from_millis(
+                    sandbox.max_cpu_ticks * EPOCH_TICK.as_millis() as u64,
+                ));
+                sandbox.broken = Some(limit);
+                return Err(wasmtime::Error::msg(limit.to_string()));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// Names the operation about to run, for log lines.
+    pub fn set_operation(&mut self, operation: &str) {
+        self.log.operation = operation.to_string();
+    }
+
+    /// The limit that stopped the job, if one did.
+    pub fn broken_limit(&self, limits: &Limits) -> Option<Limit> {
+        if let Some(limit) = self.broken {
+            return Some(limit);
+        }
+        if self.memory.hit {
+            return Some(Limit::Memory(self.memory.max));
+        }
+        if self.log.hit {
+            return Some(Limit::LogBytes(self.log.max));
+        }
+        if self.incidents.requests_exceeded() {
+            return Some(Limit::Requests(limits.requests));
+        }
+        if self.incidents.response_too_large() {
+            return Some(Limit::ResponseBytes(limits.response_bytes));
+        }
+        None
+    }
+
+    /// What the network hooks saw.
+    pub fn incidents(&self) -> &Incidents {
+        &self.incidents
+    }
+
+    /// The guest's stderr so far (redacted), e.g. a panic message.
+    pub fn stderr(&self) -> String {
+        self.log
+            .redactor
+            .text(String::from_utf8_lossy(&self.stderr.contents()).trim())
+    }
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Sandbox {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Adds exactly the imports of the `openfn:adaptor/base` world to `linker`.
+pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::WasiCli;
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::WasiRandom;
+
+    // io, clocks, random, stdin/stdout/stderr
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
+    // what Rust's std imports beyond the proxy world
+    cli::environment::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
+    cli::exit::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_input::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_output::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_stdin::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_stdout::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_stderr::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
+    random::insecure::add_to_linker::<Sandbox, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<Sandbox, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    host_log::add_to_linker::<Sandbox, HasSelf<GuestLog>>(linker, |s| &mut s.log)?;
+    Ok(())
+}
+
+use wasmtime_wasi::cli::WasiCliView as _;
+
+/// Caps linear memory; records that the cap was hit so the error can name it.
+struct MemoryLimiter {
+    max: u64,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if u64::try_from(desired).unwrap_or(u64::MAX) > self.max {
+            self.hit = true;
+            return Err(wasmtime::Error::msg(Limit::Memory(self.max).to_string()));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The job's log as the guest writes it through `openfn:adaptor/host.log`.
+pub struct GuestLog {
+    adaptor: String,
+    operation: String,
+    redactor: Arc<Redactor>,
+    used: u64,
+    max: u64,
+    hit: bool,
+}
+
+impl host_log::Host for GuestLog {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        self.used += message.len() as u64;
+        if self.used > self.max {
+            self.hit = true;
+            return Err(wasmtime::Error::msg(Limit::LogBytes(self.max).to_string()));
+        }
+        let message = self.redactor.text(&message);
+        let (adaptor, operation) = (self.adaptor.as_str(), self.operation.as_str());
+        match level {
+            Level::Trace => tracing::trace!(adaptor, operation, "{message}"),
+            Level::Debug => tracing::debug!(adaptor, operation, "{message}"),
+            Level::Info => tracing::info!(adaptor, operation, "{message}"),
+            Level::Warn => tracing::warn!(adaptor, operation, "{message}"),
+            Level::Error => tracing::error!(adaptor, operation, "{message}"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+//! The network policy: which origins a job may reach. Pure data and a predicate; the
+//! [`hooks`](super::hooks) apply it to every outgoing request.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+/// One rule of the policy, parsed from `--allow-host` or derived from a URL in the
+/// job's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowRule {
+    /// Exactly this scheme, host and port.
+    Origin {
+        /// `http` or `https`.
+        scheme: String,
+        /// The host name or IP literal, lower case.
+        host: String,
+        /// The port (the scheme's default when the rule names none).
+        port: u16,
+    },
+    /// Any subdomain of `domain` (and `domain` itself) on this scheme and port, as
+    /// OpenCRVS's `https://<service>.<domain>` hosts need.
+    Subdomains {
+        /// `http` or `https`.
+        scheme: String,
+        /// The parent domain, lower case.
+        domain: String,
+        /// The port.
+        port: u16,
+    },
+}
+
+impl AllowRule {
+    /// Whether a request to `scheme://host:port` passes this rule.
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        match self {
+            AllowRule::Origin {
+                scheme: s,
+                host: h,
+                port: p,
+            } => s == scheme && *h == host && *p == port,
+            AllowRule::Subdomains {
+                scheme: s,
+                domain,
+                port: p,
+            } => {
+                s == scheme
+                    && *p == port
+                    && (host == *domain
+                        || host
+                            .strip_suffix(domain.as_str())
+                            .is_some_and(|rest| rest.ends_with('.')))
+            }
+        }
+    }
+}
+
+/// The default port of `http` and `https`.
+pub fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+impl FromStr for AllowRule {
+    type Err = String;
+
+    /// Parses `scheme://host[:port]` or `scheme://*.domain[:port]`; a bare `host[:port]`
+    /// means https.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let teach = |problem: &str| {
+            format!(
+                "{problem} in allow rule {s:?}: expected scheme://host[:port] or scheme://*.domain[:port], e.g. https://demo-v3.openlmis.org or http://127.0.0.1:8080"
+            )
+        };
+        let (scheme, rest) = s.split_once("://").unwrap_or(("https", s));
+        let scheme = scheme.to_ascii_lowercase();
+        let default =
+            default_port(&scheme).ok_or_else(|| teach("the scheme must be http or https"))?;
+        let rest = rest.trim_end_matches('/');
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(teach("a path, query or user name is not allowed"));
+        }
+        let (host, port) = split_port(rest).map_err(|e| teach(&e))?;
+        let port = port.unwrap_or(default);
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        if host.is_empty() {
+            return Err(teach("the host is empty"));
+        }
+        match host.strip_prefix("*.") {
+            Some(domain) if !domain.is_empty() && !domain.contains('*') => {
+                Ok(AllowRule::Subdomains {
+                    scheme,
+                    domain: domain.to_string(),
+                    port,
+                })
+            }
+            _ if host.contains('*') => Err(teach("a wildcard may only stand first, as *.domain")),
+            _ => Ok(AllowRule::Origin { scheme, host, port }),
+        }
+    }
+}
+
+fn split_port(authority: &str) -> Result<(&str, Option<u16>), String> {
+    // IPv6 literal: [::1]:8080
+    if let Some(end) = authority.find(']') {
+        let (host, rest) = authority.split_at(end + 1);
+        return match rest.strip_prefix(':') {
+            Some(p) => Ok((
+                host,
+                Some(p.parse().map_err(|_| format!("bad port {p:?}"))?),
+            )),
+            None if rest.is_empty() => Ok((host, None)),
+            None => Err("junk after the IPv6 address".into()),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, p)) => Ok((
+            host,
+            Some(p.parse().map_err(|_| format!("bad port {p:?}"))?),
+        )),
+        None => Ok((authority, None)),
+    }
+}
+
+impl fmt::Display for AllowRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AllowRule::Origin { scheme, host, port } => write!(f, "{scheme}://{host}:{port}"),
+            AllowRule::Subdomains {
+                scheme,
+                domain,
+                port,
+            } => write!(f, "{scheme}://*.{domain}:{port}"),
+        }
+    }
+}
+
+/// The origins one job may reach.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    rules: Vec<AllowRule>,
+}
+
+impl Policy {
+    /// A policy of exactly these rules.
+    pub fn new(rules: Vec<AllowRule>) -> Policy {
+        Policy { rules }
+    }
+
+    /// The origins a job's configuration names, plus `extra` (`--allow-host`).
+    ///
+    /// Every string in the configuration that is an absolute `http(s)` URL names its
+    /// origin (`baseUrl`, OpenCRVS `services.*`); a `domain` field names
+    /// `https://*.<domain>` (OpenCRVS's `https://<service>.<domain>` hosts).
+    pub fn for_configuration(configuration: &Value, extra: &[AllowRule]) -> Policy {
+        let mut rules = extra.to_vec();
+        collect(configuration, None, &mut rules);
+        Policy { rules }
+    }
+
+    /// Whether a request to `scheme://host:port` is allowed.
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.rules.iter().any(|r| r.allows(scheme, host, port))
+    }
+
+    /// The rules, for messages.
+    pub fn rules(&self) -> &[AllowRule] {
+        &self.rules
+    }
+}
+
+fn collect(value: &Value, key: Option<&str>, rules: &mut Vec<AllowRule>) {
+    match value {
+        Value::String(s) if key == Some("domain") => {
+            if let Ok(AllowRule::Origin { host, .. }) = s.parse::<AllowRule>() {
+                rules.push(AllowRule::Subdomains {
+                    scheme: "https".into(),
+                    domain: host,
+                    port: 443,
+                });
+            }
+        }
+        Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
+            if let Ok(uri) = s.parse::<http::Uri>()
+                && let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host())
+                && let Some(port) = uri.port_u16().or_else(|| default_port(scheme))
+            {
+                rules.push(AllowRule::Origin {
+                    scheme: scheme.to_ascii_lowercase(),
+                    host: host
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_ascii_lowercase(),
+                    port,
+                });
+            }
+        }
+        Value::Object(map) => map.iter().for_each(|(k, v)| collect(v, Some(k), rules)),
+        Value::Array(items) => items.iter().for_each(|v| collect(v, key, rules)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(s: &str) -> AllowRule {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn origin_rule_allows_exact_origin_only() {
+        let r = rule("http://127.0.0.1:8080");
+        assert!(r.allows("http", "127.0.0.1", 8080));
+        assert!(!r.allows("http", "127.0.0.1", 8081), "other port");
+        assert!(!r.allows("https", "127.0.0.1", 8080), "other scheme");
+        assert!(!r.allows("http", "127.0.0.2", 8080), "other host");
+    }
+
+    #[test]
+    fn default_ports_follow_the_scheme() {
+        assert!(rule("https://example.org").allows("https", "example.org", 443));
+        assert!(rule("example.org").allows("https", "EXAMPLE.org", 443));
+        assert!(!rule("https://example.org").allows("https", "example.org", 8443));
+    }
+
+    #[test]
+    fn subdomain_rule_does_not_match_lookalikes() {
+        let r = rule("https://*.opencrvs.org");
+        assert!(r.allows("https", "gateway.opencrvs.org", 443));
+        assert!(r.allows("https", "opencrvs.org", 443));
+        assert!(!r.allows("https", "evilopencrvs.org", 443));
+        assert!(!r.allows("https", "opencrvs.org.evil.com", 443));
+    }
+
+    #[test]
+    fn rejects_paths_userinfo_and_bad_wildcards() {
+        for bad in [
+            "https://a.org/path",
+            "https://user@a.org",
+            "ftp://a.org",
+            "https://a.*.org",
+            "https://:80",
+        ] {
+            assert!(bad.parse::<AllowRule>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ipv6_literals_parse() {
+        assert!(rule("http://[::1]:9000").allows("http", "[::1]", 9000));
+    }
+
+    #[test]
+    fn configuration_names_its_origins() {
+        let config = json!({
+            "baseUrl": "http://127.0.0.1:4000/openlmis",
+            "password": "https-not-a-url",
+            "services": {"auth": "https://auth.example.org"},
+            "domain": "opencrvs.example.org"
+        });
+        let p = Policy::for_configuration(&config, &[]);
+        assert!(p.allows("http", "127.0.0.1", 4000));
+        assert!(p.allows("https", "auth.example.org", 443));
+        assert!(p.allows("https", "gateway.opencrvs.example.org", 443));
+        assert!(!p.allows("http", "127.0.0.1", 4001));
+        assert!(!p.allows("https", "evil.org", 443));
+    }
+}

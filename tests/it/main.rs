@@ -1,0 +1,20 @@
+//! Integration tests: the real host (library and binary) running the real adaptor
+//! components against real HTTP servers on loopback.
+//!
+//! One test binary; each module is one topic.
+
+/// Shared set-up: the host, simulators with canary credentials, the CLI runner.
+mod util;
+
+/// `adaptor-host run` end to end: output state, exit codes, secrets, bad input.
+mod cli;
+/// The guest kit's HTTP client under sustained sequential load.
+mod kit;
+/// The sandbox's limits: memory, CPU, wall time, requests, response size, logs.
+mod limits;
+/// Loading: the import allow-list, reflection, the compiled-component cache.
+mod load;
+/// The OpenLMIS adaptor's operations against the OpenLMIS simulator.
+mod openlmis;
+/// The host's network policy, independent of any guest-side URL check.
+mod policy;

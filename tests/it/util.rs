@@ -1,0 +1,111 @@
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use adaptor_host::{Adaptor, Host, HostOptions, Job, Outcome, RunOptions, run_job};
+use serde_json::{Value, json};
+use simulators::openlmis::{Client, Config, Simulator};
+
+/// Credentials no other test data contains, so finding one anywhere is a leak.
+pub const CANARY_USER: &str = "canary-user-7f3a";
+pub const CANARY_PASSWORD: &str = "canary-pass-9c1e";
+pub const CANARY_CLIENT: &str = "canary-client-2b8d";
+pub const CANARY_SECRET: &str = "canary-secret-5e6f";
+pub const CANARIES: [&str; 4] = [CANARY_USER, CANARY_PASSWORD, CANARY_CLIENT, CANARY_SECRET];
+
+/// The one host of this test process (one engine per process, as in production).
+pub fn host() -> &'static Host {
+    static HOST: OnceLock<Host> = OnceLock::new();
+    HOST.get_or_init(|| Host::new(HostOptions::default()).expect("host"))
+}
+
+/// The built-in OpenLMIS adaptor, loaded once.
+pub fn openlmis() -> &'static Adaptor {
+    static ADAPTOR: OnceLock<Adaptor> = OnceLock::new();
+    ADAPTOR.get_or_init(|| host().load_builtin("openlmis").expect("openlmis loads"))
+}
+
+/// The test-only probe adaptor (misbehaves on request).
+pub fn probe() -> &'static Adaptor {
+    static ADAPTOR: OnceLock<Adaptor> = OnceLock::new();
+    ADAPTOR.get_or_init(|| {
+        host()
+            .load_file(Path::new(env!("PROBE_WASM")))
+            .expect("probe loads")
+    })
+}
+
+/// An OpenLMIS simulator that knows only the canary user and client.
+pub fn canary_simulator() -> Simulator {
+    Simulator::with_config(Config {
+        users: vec![(CANARY_USER.into(), CANARY_PASSWORD.into())],
+        clients: vec![Client {
+            id: CANARY_CLIENT.into(),
+            secret: CANARY_SECRET.into(),
+            grants: vec!["password".into()],
+        }],
+        ..Config::default()
+    })
+}
+
+/// The seed-shaped configuration for `sim`, with the canary credentials.
+pub fn canary_configuration(base_url: &str) -> Value {
+    json!({
+        "baseUrl": base_url,
+        "username": CANARY_USER,
+        "password": CANARY_PASSWORD,
+        "clientId": CANARY_CLIENT,
+        "clientSecret": CANARY_SECRET,
+    })
+}
+
+/// Runs `job` (JSON text) in-process with `options` on `{configuration}`.
+pub async fn run(
+    adaptor: &Adaptor,
+    job: &str,
+    configuration: Value,
+    options: &RunOptions,
+) -> Outcome {
+    let job = Job::parse(job).expect("test job parses");
+    run_job(
+        host(),
+        adaptor,
+        &job,
+        json!({"configuration": configuration}),
+        options,
+    )
+    .await
+}
+
+/// Options with a step id of `test`.
+pub fn options() -> RunOptions {
+    RunOptions {
+        step_id: "test".into(),
+        ..RunOptions::default()
+    }
+}
+
+/// Panics if any canary value occurs in `text`.
+pub fn assert_no_canary(what: &str, text: &str) {
+    for canary in CANARIES {
+        assert!(!text.contains(canary), "{what} leaks {canary}:\n{text}");
+    }
+}
+
+/// The output of `adaptor-host ARGS`, run with a private cache directory and no
+/// inherited logging configuration.
+pub fn cli(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("ADAPTOR_HOST_CACHE_DIR", cache)
+        .output()
+        .expect("running adaptor-host")
+}
+
+/// Writes `value` as JSON to `dir/name` and returns the path as a string.
+pub fn write_json(dir: &Path, name: &str, value: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).expect("writing a test file");
+    path.display().to_string()
+}
