@@ -26,12 +26,8 @@ const MANIFESTS: [&str; 6] = [
 ];
 
 fn main() {
-    let manifest_dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .parent()
-        .expect("host/ has a parent")
-        .to_path_buf();
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().expect("host/ has a parent").to_path_buf();
     let adaptors = root.join("adaptors");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target_dir = out_dir.join("guests");
@@ -67,31 +63,19 @@ fn main() {
     let release = target_dir.join("wasm32-wasip2").join("release");
     for name in GUESTS {
         let wasm = release.join(format!("{name}.wasm"));
-        assert!(
-            wasm.exists(),
-            "the guest build did not produce {}",
-            wasm.display()
-        );
-        println!(
-            "cargo:rustc-env={}_WASM={}",
-            name.to_uppercase(),
-            wasm.display()
-        );
+        assert!(wasm.exists(), "the guest build did not produce {}", wasm.display());
+        println!("cargo:rustc-env={}_WASM={}", name.to_uppercase(), wasm.display());
         rerun_if_deps_change(&release.join(format!("{name}.d")), &adaptors);
     }
     for manifest in MANIFESTS {
-        println!(
-            "cargo:rerun-if-changed={}",
-            adaptors.join(manifest).display()
-        );
+        println!("cargo:rerun-if-changed={}", adaptors.join(manifest).display());
     }
 }
 
 /// Prints `rerun-if-changed` for each file in a dep-info file that lies in the
 /// repository (sources, WIT files, manifests), not in the cargo registry.
 fn rerun_if_deps_change(dep_info: &Path, adaptors: &Path) {
-    let text = std::fs::read_to_string(dep_info)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dep_info.display()));
+    let text = std::fs::read_to_string(dep_info).unwrap_or_else(|e| panic!("cannot read {}: {e}", dep_info.display()));
     let repo = adaptors.parent().expect("adaptors/ has a parent");
     let Some((_, deps)) = text.split_once(": ") else {
         return;

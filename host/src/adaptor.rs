@@ -99,18 +99,12 @@ impl Adaptor {
         let (interface, instance) = ty
             .exports(engine)
             .find_map(|(export, item)| match item.ty {
-                ComponentItem::ComponentInstance(i)
-                    if export.split('@').next()?.ends_with("/operations") =>
-                {
+                ComponentItem::ComponentInstance(i) if export.split('@').next()?.ends_with("/operations") => {
                     Some((export.to_string(), i))
                 }
                 _ => None,
             })
-            .ok_or_else(|| {
-                load_error(
-                    "it exports no `operations` interface; is it an adaptor component?".into(),
-                )
-            })?;
+            .ok_or_else(|| load_error("it exports no `operations` interface; is it an adaptor component?".into()))?;
         let (_, interface_index) = component
             .get_export(None, &interface)
             .ok_or_else(|| load_error(format!("export {interface} not found")))?;
@@ -132,8 +126,7 @@ impl Adaptor {
             }
             let mut results = func.results();
             match (results.next(), results.next()) {
-                (Some(Type::Result(r)), None)
-                    if matches!(r.ok(), Some(Type::String)) && r.err().is_some() => {}
+                (Some(Type::Result(r)), None) if matches!(r.ok(), Some(Type::String)) && r.err().is_some() => {}
                 _ => return Err(shape_error()),
             }
             let (_, index) = component

@@ -68,10 +68,7 @@ impl Cache {
     }
 }
 
-#[allow(
-    unsafe_code,
-    reason = "loading our own compiled components; see Cache::component"
-)]
+#[allow(unsafe_code, reason = "loading our own compiled components; see Cache::component")]
 fn load_trusted(engine: &Engine, path: &std::path::Path) -> wasmtime::Result<Component> {
     // SAFETY: the file was written by `Cache::store` from `precompile_component` output
     // for this engine's configuration; wasmtime rejects a mismatched engine.

@@ -70,11 +70,9 @@ impl Host {
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Adaptor> {
         let component = match &self.cache {
             Some(cache) => cache.component(&self.engine, name, bytes)?,
-            None => wasmtime::component::Component::new(&self.engine, bytes).map_err(|e| {
-                Error::Load {
-                    name: name.to_string(),
-                    reason: format!("{e:#}"),
-                }
+            None => wasmtime::component::Component::new(&self.engine, bytes).map_err(|e| Error::Load {
+                name: name.to_string(),
+                reason: format!("{e:#}"),
             })?,
         };
         Adaptor::new(self, name, component)

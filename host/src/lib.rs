@@ -61,8 +61,5 @@ pub fn builtin(name: &str) -> Option<&'static [u8]> {
     let name = name.strip_prefix("@openfn/").unwrap_or(name);
     let name = name.split('@').next().unwrap_or(name);
     let name = name.strip_prefix("language-").unwrap_or(name);
-    BUILTIN
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, bytes)| *bytes)
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
 }

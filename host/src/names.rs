@@ -38,14 +38,8 @@ mod tests {
 
     #[test]
     fn converts_both_ways() {
-        assert_eq!(
-            camel_case("create-birth-notification"),
-            "createBirthNotification"
-        );
-        assert_eq!(
-            kebab_case("createBirthNotification"),
-            "create-birth-notification"
-        );
+        assert_eq!(camel_case("create-birth-notification"), "createBirthNotification");
+        assert_eq!(kebab_case("createBirthNotification"), "create-birth-notification");
         assert_eq!(kebab_case("fetch-many"), "fetch-many");
         assert_eq!(camel_case("get"), "get");
     }

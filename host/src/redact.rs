@@ -86,8 +86,7 @@ mod tests {
             "password": "canary-pass",
             "nested": {"clientSecret": "canary-secret-longer"},
         }));
-        let text =
-            r.text("canary-user at http://127.0.0.1:9 used canary-pass and canary-secret-longer");
+        let text = r.text("canary-user at http://127.0.0.1:9 used canary-pass and canary-secret-longer");
         assert_eq!(text, "**** at http://127.0.0.1:9 used **** and ****");
         let mut v = json!({"a": ["canary-pass"], "canary-user": 1});
         r.value(&mut v);

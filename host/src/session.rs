@@ -57,9 +57,7 @@ impl<'a> Session<'a> {
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| {
-                Error::Internal(anyhow::Error::from(e).context("instantiating the adaptor"))
-            })?;
+            .map_err(|e| Error::Internal(anyhow::Error::from(e).context("instantiating the adaptor")))?;
         Ok(Session {
             adaptor,
             store,
@@ -115,9 +113,7 @@ impl<'a> Session<'a> {
             })?;
         self.store.data_mut().set_operation(&op_name);
         let mut results = [Val::Bool(false)];
-        let called = func
-            .call_async(&mut self.store, &params, &mut results)
-            .await;
+        let called = func.call_async(&mut self.store, &params, &mut results).await;
 
         let sandbox = self.store.data();
         if let Some(limit) = sandbox.broken_limit(&self.limits) {
@@ -166,9 +162,7 @@ impl<'a> Session<'a> {
                     details,
                 })
             }
-            other => Err(Error::Internal(anyhow::anyhow!(
-                "unexpected result shape {other:?}"
-            ))),
+            other => Err(Error::Internal(anyhow::anyhow!("unexpected result shape {other:?}"))),
         }
     }
 
@@ -189,10 +183,7 @@ fn describe(error: Value) -> (String, String, Value) {
     let message = match (&kind[..], &payload) {
         ("http", Value::Object(f)) => http_message(f),
         ("unauthorized", Value::Object(f)) => {
-            let reason = f
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or("unauthorized");
+            let reason = f.get("reason").and_then(Value::as_str).unwrap_or("unauthorized");
             match f.get("exchange") {
                 Some(Value::Object(x)) => format!("{reason} ({})", http_message(x)),
                 _ => reason.to_string(),

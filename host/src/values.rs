@@ -24,11 +24,7 @@ use crate::names::{camel_case, kebab_case};
 /// Converts `value` to a component value of type `ty`, or says what was expected.
 pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
     Ok(match ty {
-        Type::Bool => Val::Bool(
-            value
-                .as_bool()
-                .ok_or_else(|| expected("a boolean", value))?,
-        ),
+        Type::Bool => Val::Bool(value.as_bool().ok_or_else(|| expected("a boolean", value))?),
         Type::S8 => Val::S8(int(value, "s8")?),
         Type::U8 => Val::U8(int(value, "u8")?),
         Type::S16 => Val::S16(int(value, "s16")?),
@@ -37,20 +33,9 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
         Type::U32 => Val::U32(int(value, "u32")?),
         Type::S64 => Val::S64(int(value, "s64")?),
         Type::U64 => Val::U64(int(value, "u64")?),
-        #[allow(
-            clippy::cast_possible_truncation,
-            reason = "f32 parameters take the nearest f32"
-        )]
-        Type::Float32 => Val::Float32(
-            value
-                .as_f64()
-                .ok_or_else(|| expected("a number (f32)", value))? as f32,
-        ),
-        Type::Float64 => Val::Float64(
-            value
-                .as_f64()
-                .ok_or_else(|| expected("a number (f64)", value))?,
-        ),
+        #[allow(clippy::cast_possible_truncation, reason = "f32 parameters take the nearest f32")]
+        Type::Float32 => Val::Float32(value.as_f64().ok_or_else(|| expected("a number (f32)", value))? as f32),
+        Type::Float64 => Val::Float64(value.as_f64().ok_or_else(|| expected("a number (f64)", value))?),
         Type::Char => {
             let s = value
                 .as_str()
@@ -82,11 +67,8 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
                 Value::Object(map) if is_key_value_tuple(&elem) => Val::List(
                     map.iter()
                         .map(|(k, v)| {
-                            to_val(
-                                &Value::Array(vec![Value::String(k.clone()), v.clone()]),
-                                &elem,
-                            )
-                            .map_err(|e| format!("key {k:?}: {e}"))
+                            to_val(&Value::Array(vec![Value::String(k.clone()), v.clone()]), &elem)
+                                .map_err(|e| format!("key {k:?}: {e}"))
                         })
                         .collect::<Result<_, _>>()?,
                 ),
@@ -112,20 +94,14 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
                         .collect::<Result<_, _>>()?,
                 ),
                 other => {
-                    return Err(expected(
-                        &format!("an array of {} items", types.len()),
-                        other,
-                    ));
+                    return Err(expected(&format!("an array of {} items", types.len()), other));
                 }
             }
         }
         Type::Record(record) => {
             let Value::Object(map) = value else {
                 let fields: Vec<String> = record.fields().map(|f| camel_case(f.name)).collect();
-                return Err(expected(
-                    &format!("an object with fields {}", fields.join(", ")),
-                    value,
-                ));
+                return Err(expected(&format!("an object with fields {}", fields.join(", ")), value));
             };
             let mut known = Vec::new();
             let mut fields = Vec::new();
@@ -144,10 +120,7 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
                 .keys()
                 .find(|k| !known.contains(k) && !known.contains(&camel_case(k)))
             {
-                return Err(format!(
-                    "unknown field {unknown:?}; expected {}",
-                    known.join(", ")
-                ));
+                return Err(format!("unknown field {unknown:?}; expected {}", known.join(", ")));
             }
             Val::Record(fields)
         }
@@ -156,12 +129,7 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
             let case = e
                 .names()
                 .find(|n| n.eq_ignore_ascii_case(name) || n.eq_ignore_ascii_case(&kebab_case(name)))
-                .ok_or_else(|| {
-                    format!(
-                        "{name:?} is not one of {}",
-                        e.names().collect::<Vec<_>>().join(", ")
-                    )
-                })?;
+                .ok_or_else(|| format!("{name:?} is not one of {}", e.names().collect::<Vec<_>>().join(", ")))?;
             Val::Enum(case.to_string())
         }
         Type::Flags(flags) => {
@@ -181,17 +149,8 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
             Val::Flags(set)
         }
         Type::Variant(variant) => {
-            let cases: Vec<_> = variant
-                .cases()
-                .map(|c| (c.name.to_string(), c.ty))
-                .collect();
-            let list = || {
-                cases
-                    .iter()
-                    .map(|(n, _)| camel_case(n))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let cases: Vec<_> = variant.cases().map(|c| (c.name.to_string(), c.ty)).collect();
+            let list = || cases.iter().map(|(n, _)| camel_case(n)).collect::<Vec<_>>().join(", ");
             let (name, payload) = match value {
                 Value::String(s) => (s.as_str(), None),
                 Value::Object(map) if map.len() == 1 => {
@@ -211,9 +170,7 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
                 .ok_or_else(|| format!("{name:?} is not one of {}", list()))?;
             let payload = match (ty, payload) {
                 (None, None | Some(Value::Null)) => None,
-                (Some(ty), Some(v)) => Some(Box::new(
-                    to_val(v, ty).map_err(|e| format!("case {name}: {e}"))?,
-                )),
+                (Some(ty), Some(v)) => Some(Box::new(to_val(v, ty).map_err(|e| format!("case {name}: {e}"))?)),
                 (Some(_), None) => {
                     return Err(format!("case {name} needs a value: {{\"{name}\": ...}}"));
                 }
@@ -225,13 +182,12 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
             let Value::Object(map) = value else {
                 return Err(expected("{\"ok\": ...} or {\"err\": ...}", value));
             };
-            let convert =
-                |v: Option<&Value>, ty: Option<Type>| -> Result<Option<Box<Val>>, String> {
-                    match (ty, v) {
-                        (Some(ty), Some(v)) => Ok(Some(Box::new(to_val(v, &ty)?))),
-                        _ => Ok(None),
-                    }
-                };
+            let convert = |v: Option<&Value>, ty: Option<Type>| -> Result<Option<Box<Val>>, String> {
+                match (ty, v) {
+                    (Some(ty), Some(v)) => Ok(Some(Box::new(to_val(v, &ty)?))),
+                    _ => Ok(None),
+                }
+            };
             if map.contains_key("ok") {
                 Val::Result(Ok(convert(map.get("ok"), result.ok())?))
             } else if map.contains_key("err") {
@@ -275,12 +231,7 @@ pub fn to_json(val: &Val) -> Value {
                 .map(|(k, v)| Value::Array(vec![to_json(k), to_json(v)]))
                 .collect(),
         ),
-        Val::Record(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (camel_case(k), to_json(v)))
-                .collect(),
-        ),
+        Val::Record(fields) => Value::Object(fields.iter().map(|(k, v)| (camel_case(k), to_json(v))).collect()),
         Val::Variant(case, payload) => match payload {
             None => Value::String(camel_case(case)),
             Some(p) => Value::Object(Map::from_iter([(camel_case(case), to_json(p))])),
@@ -321,10 +272,7 @@ pub fn type_name(ty: &Type) -> String {
         Type::List(l) => format!("list<{}>", type_name(&l.ty())),
         Type::Tuple(t) => format!(
             "tuple<{}>",
-            t.types()
-                .map(|t| type_name(&t))
-                .collect::<Vec<_>>()
-                .join(", ")
+            t.types().map(|t| type_name(&t)).collect::<Vec<_>>().join(", ")
         ),
         Type::Option(o) => format!("option<{}>", type_name(&o.ty())),
         Type::Result(r) => format!(
@@ -343,10 +291,7 @@ pub fn type_name(ty: &Type) -> String {
         Type::Flags(f) => format!("flags {{ {} }}", f.names().collect::<Vec<_>>().join(", ")),
         Type::Variant(v) => format!(
             "variant {{ {} }}",
-            v.cases()
-                .map(|c| c.name.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            v.cases().map(|c| c.name.to_string()).collect::<Vec<_>>().join(", ")
         ),
         Type::Map(_) => "map".into(),
         Type::Own(_) | Type::Borrow(_) => "resource".into(),

@@ -6,10 +6,7 @@ use serde_json::json;
 use crate::util::{options, probe, run};
 
 fn with(limits: Limits) -> RunOptions {
-    RunOptions {
-        limits,
-        ..options()
-    }
+    RunOptions { limits, ..options() }
 }
 
 fn limit_of(error: Option<Error>) -> Limit {
@@ -25,13 +22,7 @@ async fn memory_limit_stops_the_job_and_the_host_runs_the_next_one() {
         memory_bytes: 32 << 20,
         ..Limits::default()
     };
-    let outcome = run(
-        probe(),
-        r#"[{"allocate": [128]}]"#,
-        json!({}),
-        &with(limits.clone()),
-    )
-    .await;
+    let outcome = run(probe(), r#"[{"allocate": [128]}]"#, json!({}), &with(limits.clone())).await;
     assert_eq!(limit_of(outcome.error), Limit::Memory(32 << 20));
     let message = outcome.state["errors"]["test"]["message"].as_str().unwrap();
     assert!(
@@ -52,10 +43,7 @@ async fn cpu_limit_stops_a_busy_loop() {
     };
     let started = Instant::now();
     let outcome = run(probe(), r#"[{"spin": []}]"#, json!({}), &with(limits)).await;
-    assert_eq!(
-        limit_of(outcome.error),
-        Limit::CpuTime(Duration::from_millis(300))
-    );
+    assert_eq!(limit_of(outcome.error), Limit::CpuTime(Duration::from_millis(300)));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(
         outcome.state["errors"]["test"]["message"]
@@ -64,13 +52,7 @@ async fn cpu_limit_stops_a_busy_loop() {
             .contains("--max-cpu")
     );
 
-    let next = run(
-        probe(),
-        r#"[{"say": ["still here"]}]"#,
-        json!({}),
-        &options(),
-    )
-    .await;
+    let next = run(probe(), r#"[{"say": ["still here"]}]"#, json!({}), &options()).await;
     assert!(next.error.is_none());
 }
 
@@ -81,10 +63,7 @@ async fn wall_time_limit_stops_a_busy_loop_before_its_cpu_limit() {
         ..Limits::default()
     };
     let outcome = run(probe(), r#"[{"spin": []}]"#, json!({}), &with(limits)).await;
-    assert_eq!(
-        limit_of(outcome.error),
-        Limit::WallTime(Duration::from_millis(400))
-    );
+    assert_eq!(limit_of(outcome.error), Limit::WallTime(Duration::from_millis(400)));
 }
 
 #[tokio::test]
@@ -100,19 +79,14 @@ async fn wall_time_limit_stops_a_job_waiting_on_a_server_that_never_answers() {
     let started = Instant::now();
     let job = json!([{"fetch": [url]}]).to_string();
     let outcome = run(probe(), &job, json!({"url": url}), &with(limits)).await;
-    assert_eq!(
-        limit_of(outcome.error),
-        Limit::WallTime(Duration::from_millis(500))
-    );
+    assert_eq!(limit_of(outcome.error), Limit::WallTime(Duration::from_millis(500)));
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(listener);
 }
 
 #[tokio::test]
 async fn request_limit_refuses_requests_past_it() {
-    let server = simulators::Running::start(
-        axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" })),
-    );
+    let server = simulators::Running::start(axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" })));
     let url = format!("{}/ok", server.url());
     let limits = Limits {
         requests: 3,
@@ -128,9 +102,8 @@ async fn request_limit_refuses_requests_past_it() {
 #[tokio::test]
 async fn response_size_limit_cuts_off_large_bodies() {
     let big = "x".repeat(200_000);
-    let server = simulators::Running::start(
-        axum::Router::new().route("/big", axum::routing::get(move || async move { big })),
-    );
+    let server =
+        simulators::Running::start(axum::Router::new().route("/big", axum::routing::get(move || async move { big })));
     let url = format!("{}/big", server.url());
     let limits = Limits {
         response_bytes: 64 << 10,
@@ -147,12 +120,6 @@ async fn log_volume_limit_stops_a_chatty_adaptor() {
         log_bytes: 10_000,
         ..Limits::default()
     };
-    let outcome = run(
-        probe(),
-        r#"[{"logFlood": [1000, 100]}]"#,
-        json!({}),
-        &with(limits),
-    )
-    .await;
+    let outcome = run(probe(), r#"[{"logFlood": [1000, 100]}]"#, json!({}), &with(limits)).await;
     assert_eq!(limit_of(outcome.error), Limit::LogBytes(10_000));
 }

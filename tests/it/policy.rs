@@ -4,9 +4,7 @@ use serde_json::json;
 use crate::util::{canary_configuration, canary_simulator, openlmis, options, probe, run};
 
 fn ok_server() -> simulators::Running {
-    simulators::Running::start(
-        axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" })),
-    )
+    simulators::Running::start(axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" })))
 }
 
 #[tokio::test]
@@ -64,8 +62,7 @@ async fn a_different_port_on_the_same_host_is_denied() {
     let allowed = ok_server();
     let other = ok_server();
     assert_ne!(allowed.addr().port(), other.addr().port());
-    let job =
-        json!([{"fetch": [format!("http://127.0.0.1:{}/ok", other.addr().port())]}]).to_string();
+    let job = json!([{"fetch": [format!("http://127.0.0.1:{}/ok", other.addr().port())]}]).to_string();
     let outcome = run(probe(), &job, json!({"baseUrl": allowed.url()}), &options()).await;
     assert!(
         matches!(outcome.error, Some(Error::Denied { .. })),
@@ -79,20 +76,11 @@ async fn the_openlmis_adaptor_refuses_absolute_urls_itself() {
     let sim = canary_simulator();
     let other = ok_server();
     let job = json!([{"get": [format!("{}/ok", other.url())]}]).to_string();
-    let outcome = run(
-        openlmis(),
-        &job,
-        canary_configuration(&sim.base_url()),
-        &options(),
-    )
-    .await;
+    let outcome = run(openlmis(), &job, canary_configuration(&sim.base_url()), &options()).await;
     let error = &outcome.state["errors"]["test"];
     assert_eq!(error["type"], "invalidArgument");
     assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("unexpected absolute URL"),
+        error["message"].as_str().unwrap().contains("unexpected absolute URL"),
         "{error}"
     );
     assert!(other.requests().is_empty());

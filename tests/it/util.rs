@@ -28,11 +28,7 @@ pub fn openlmis() -> &'static Adaptor {
 /// The test-only probe adaptor (misbehaves on request).
 pub fn probe() -> &'static Adaptor {
     static ADAPTOR: OnceLock<Adaptor> = OnceLock::new();
-    ADAPTOR.get_or_init(|| {
-        host()
-            .load_file(Path::new(env!("PROBE_WASM")))
-            .expect("probe loads")
-    })
+    ADAPTOR.get_or_init(|| host().load_file(Path::new(env!("PROBE_WASM"))).expect("probe loads"))
 }
 
 /// An OpenLMIS simulator that knows only the canary user and client.
@@ -60,21 +56,9 @@ pub fn canary_configuration(base_url: &str) -> Value {
 }
 
 /// Runs `job` (JSON text) in-process with `options` on `{configuration}`.
-pub async fn run(
-    adaptor: &Adaptor,
-    job: &str,
-    configuration: Value,
-    options: &RunOptions,
-) -> Outcome {
+pub async fn run(adaptor: &Adaptor, job: &str, configuration: Value, options: &RunOptions) -> Outcome {
     let job = Job::parse(job).expect("test job parses");
-    run_job(
-        host(),
-        adaptor,
-        &job,
-        json!({"configuration": configuration}),
-        options,
-    )
-    .await
+    run_job(host(), adaptor, &job, json!({"configuration": configuration}), options).await
 }
 
 /// Options with a step id of `test`.

@@ -40,8 +40,7 @@ pub async fn demo(_args: DemoArgs) -> ExitCode {
             }
         };
         let job = Job::parse(job).expect("the examples are valid jobs");
-        let mut configuration: Value =
-            serde_json::from_str(credentials).expect("the example credentials are JSON");
+        let mut configuration: Value = serde_json::from_str(credentials).expect("the example credentials are JSON");
         // The example names the public demo server; the demo points it at the simulator.
         configuration["baseUrl"] = json!(sim.base_url());
         let options = RunOptions {

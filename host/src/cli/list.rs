@@ -23,10 +23,7 @@ pub fn list(args: ListArgs) -> ExitCode {
     };
     let names: Vec<String> = match args.adaptor {
         Some(name) => vec![name],
-        None => adaptor_host::builtin_adaptors()
-            .into_iter()
-            .map(String::from)
-            .collect(),
+        None => adaptor_host::builtin_adaptors().into_iter().map(String::from).collect(),
     };
     for name in names {
         let loaded = if name.ends_with(".wasm") {

@@ -4,9 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use adaptor_host::{
-    AllowRule, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, RunOptions, run_job,
-};
+use adaptor_host::{AllowRule, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, RunOptions, run_job};
 use serde_json::{Value, json};
 
 use super::{BAD_INPUT, JOB_FAILED, report};
@@ -88,9 +86,7 @@ impl LimitArgs {
             if v.is_finite() && v > 0.0 {
                 Ok(Duration::from_secs_f64(v))
             } else {
-                Err(format!(
-                    "{flag} must be a positive number of seconds, got {v}"
-                ))
+                Err(format!("{flag} must be a positive number of seconds, got {v}"))
             }
         };
         let memory_bytes = self.max_memory << 20;
@@ -152,8 +148,7 @@ type Prepared = (Value, Job, (Host, adaptor_host::Adaptor), Limits);
 /// Reads and checks every input before anything runs.
 fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     let limits = args.limits.limits()?;
-    let job =
-        Job::parse(&read(&args.job, "job")?).map_err(|e| format!("{}: {e}", args.job.display()))?;
+    let job = Job::parse(&read(&args.job, "job")?).map_err(|e| format!("{}: {e}", args.job.display()))?;
     let mut state = match &args.state {
         Some(path) => parse_object(path, "state")?,
         None => json!({}),
@@ -167,9 +162,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         args.cache_dir.clone().or_else(default_cache_dir)
     };
     let host = Host::new(HostOptions { cache_dir }).map_err(|e| e.to_string())?;
-    let adaptor = if args.adaptor.ends_with(".wasm")
-        || args.adaptor.contains('/') && !args.adaptor.starts_with('@')
-    {
+    let adaptor = if args.adaptor.ends_with(".wasm") || args.adaptor.contains('/') && !args.adaptor.starts_with('@') {
         host.load_file(Path::new(&args.adaptor))
     } else {
         host.load_builtin(&args.adaptor)
@@ -179,22 +172,15 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
 }
 
 fn read(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))
 }
 
 fn parse_object(path: &Path, what: &str) -> Result<Value, String> {
     let text = read(path, what)?;
     match serde_json::from_str::<Value>(&text) {
         Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(_) => Err(format!(
-            "the {what} file {} must hold a JSON object",
-            path.display()
-        )),
-        Err(e) => Err(format!(
-            "the {what} file {} is not valid JSON: {e}",
-            path.display()
-        )),
+        Ok(_) => Err(format!("the {what} file {} must hold a JSON object", path.display())),
+        Err(e) => Err(format!("the {what} file {} is not valid JSON: {e}", path.display())),
     }
 }
 
@@ -210,10 +196,7 @@ fn write_output(path: &Option<PathBuf>, state: &Value) -> Result<ExitCode, ExitC
     let text = serde_json::to_string_pretty(state).expect("JSON values serialize") + "\n";
     match path {
         Some(path) => std::fs::write(path, text).map_err(|e| {
-            report(&format!(
-                "cannot write the output state to {}: {e}",
-                path.display()
-            ));
+            report(&format!("cannot write the output state to {}: {e}", path.display()));
             ExitCode::from(BAD_INPUT)
         })?,
         None => print!("{text}"),

@@ -36,8 +36,8 @@ pub struct Job {
 impl Job {
     /// Parses job JSON text.
     pub fn parse(text: &str) -> Result<Job> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| Error::Input(format!("the job is not valid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| Error::Input(format!("the job is not valid JSON: {e}")))?;
         Job::from_value(&value)
     }
 
@@ -77,9 +77,7 @@ mod tests {
 
     #[test]
     fn parses_steps_and_refuses_bad_shapes() {
-        let job =
-            Job::parse(r#"[{"get": ["a", {"query": {"size": 1}}]}, {"post": ["b", "$.data"]}]"#)
-                .unwrap();
+        let job = Job::parse(r#"[{"get": ["a", {"query": {"size": 1}}]}, {"post": ["b", "$.data"]}]"#).unwrap();
         assert_eq!(job.steps.len(), 2);
         assert_eq!(job.steps[1].operation, "post");
         for bad in [

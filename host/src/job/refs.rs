@@ -9,8 +9,7 @@ use serde_json_path::JsonPath;
 pub fn resolve(arg: &Value, state: &Value) -> Result<Value, String> {
     Ok(match arg {
         Value::String(s) if s == "$" || s.starts_with("$.") || s.starts_with("$[") => {
-            let path =
-                JsonPath::parse(s).map_err(|e| format!("{s:?} is not a valid JSONPath: {e}"))?;
+            let path = JsonPath::parse(s).map_err(|e| format!("{s:?} is not a valid JSONPath: {e}"))?;
             let nodes = path.query(state).all();
             match nodes.len() {
                 0 => Value::Null,
@@ -18,12 +17,7 @@ pub fn resolve(arg: &Value, state: &Value) -> Result<Value, String> {
                 _ => Value::Array(nodes.into_iter().cloned().collect()),
             }
         }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| resolve(v, state))
-                .collect::<Result<_, _>>()?,
-        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, state)).collect::<Result<_, _>>()?),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), resolve(v, state)?)))

@@ -39,13 +39,7 @@ pub struct Outcome {
 }
 
 /// Runs `job` with `adaptor` on `state` (which carries `configuration`).
-pub async fn run(
-    host: &Host,
-    adaptor: &Adaptor,
-    job: &Job,
-    state: Value,
-    options: &RunOptions,
-) -> Outcome {
+pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, options: &RunOptions) -> Outcome {
     let configuration = state.get("configuration").cloned().unwrap_or(Value::Null);
     let redactor = Arc::new(Redactor::new(&configuration));
     let policy = Policy::for_configuration(&configuration, &options.allow);
@@ -65,10 +59,7 @@ pub async fn run(
     let error = match tokio::time::timeout(limit, steps).await {
         Ok(result) => result.err(),
         Err(_) => Some(Error::Limit {
-            operation: current
-                .as_ref()
-                .map(|(_, name)| name.clone())
-                .unwrap_or_default(),
+            operation: current.as_ref().map(|(_, name)| name.clone()).unwrap_or_default(),
             limit: Limit::WallTime(limit),
         }),
     };

@@ -85,9 +85,7 @@ impl Hooks {
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
-type SendFuture = Box<
-    dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)>> + Send,
->;
+type SendFuture = Box<dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)>> + Send>;
 
 impl WasiHttpHooks for Hooks {
     fn send_request(
@@ -99,17 +97,12 @@ impl WasiHttpHooks for Hooks {
         let uri = request.uri();
         let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
         let host = uri.host().unwrap_or_default().to_string();
-        let port = uri
-            .port_u16()
-            .or_else(|| default_port(&scheme))
-            .unwrap_or(0);
+        let port = uri.port_u16().or_else(|| default_port(&scheme)).unwrap_or(0);
         let origin = format!("{scheme}://{host}:{port}");
 
         let sent = self.incidents.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if sent > self.max_requests {
-            self.incidents
-                .requests_exceeded
-                .store(true, Ordering::Relaxed);
+            self.incidents.requests_exceeded.store(true, Ordering::Relaxed);
             tracing::warn!(
                 limit = self.max_requests,
                 "refused a request: the job used its request limit"
@@ -135,8 +128,7 @@ impl WasiHttpHooks for Hooks {
         let limit = self.max_response_bytes;
         let incidents = Arc::clone(&self.incidents);
         Box::new(async move {
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
             let response = response.map(move |body| {
                 http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
                     .map_err(move |e| match e.downcast::<HttpError>() {
@@ -150,5 +142,81 @@ impl WasiHttpHooks for Hooks {
             });
             Ok((response, Box::new(io) as IoFuture))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http_body_util::{BodyExt, Empty};
+
+    use super::*;
+
+    fn hooks(rules: &str, max_requests: u32) -> (Hooks, Arc<Incidents>) {
+        let policy = Policy::new(vec![rules.parse().unwrap()]);
+        let incidents = Arc::new(Incidents::default());
+        let hooks = Hooks::new(
+            Arc::new(policy),
+            Arc::clone(&incidents),
+            max_requests,
+            1 << 20,
+            Duration::from_secs(1),
+        );
+        (hooks, incidents)
+    }
+
+    fn request(uri: &str) -> http::Request<WasiBody> {
+        let body = Empty::new()
+            .map_err(|never: std::convert::Infallible| match never {})
+            .boxed_unsync();
+        http::Request::get(uri).body(body).unwrap()
+    }
+
+    async fn send(hooks: &mut Hooks, uri: &str) -> Result<(), HttpError> {
+        let future = hooks.send_request(request(uri), None, Box::new(async { Ok(()) }));
+        Box::into_pin(future).await.map(|_| ())
+    }
+
+    #[tokio::test]
+    async fn denies_an_origin_outside_the_policy_without_connecting() {
+        let (mut hooks, incidents) = hooks("http://127.0.0.1:9", 10);
+        let denied = send(&mut hooks, "http://127.0.0.2:9/x").await;
+        assert!(matches!(denied, Err(HttpError::HttpRequestDenied)), "{denied:?}");
+        assert_eq!(incidents.first_denied().as_deref(), Some("http://127.0.0.2:9"));
+    }
+
+    #[tokio::test]
+    async fn denies_the_allowed_host_on_another_port_or_scheme() {
+        let (mut hooks, incidents) = hooks("http://127.0.0.1:9", 10);
+        assert!(matches!(
+            send(&mut hooks, "http://127.0.0.1:10/").await,
+            Err(HttpError::HttpRequestDenied)
+        ));
+        assert!(matches!(
+            send(&mut hooks, "https://127.0.0.1:9/").await,
+            Err(HttpError::HttpRequestDenied)
+        ));
+        assert_eq!(incidents.requests(), 2);
+    }
+
+    #[tokio::test]
+    async fn passes_an_allowed_origin_to_the_network() {
+        // Port 9 (discard) on loopback is closed here: the request is let through and
+        // fails to connect, which is what "allowed" means to the hook.
+        let (mut hooks, incidents) = hooks("http://127.0.0.1:9", 10);
+        let sent = send(&mut hooks, "http://127.0.0.1:9/").await;
+        assert!(!matches!(sent, Err(HttpError::HttpRequestDenied)), "{sent:?}");
+        assert!(incidents.first_denied().is_none());
+    }
+
+    #[tokio::test]
+    async fn refuses_requests_past_the_cap() {
+        let (mut hooks, incidents) = hooks("http://127.0.0.1:9", 0);
+        assert!(matches!(
+            send(&mut hooks, "http://127.0.0.1:9/").await,
+            Err(HttpError::HttpRequestDenied)
+        ));
+        assert!(incidents.requests_exceeded());
     }
 }

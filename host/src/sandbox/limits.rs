@@ -78,20 +78,9 @@ impl fmt::Display for Limit {
         let flag = self.flag();
         match self {
             Limit::Memory(b) => write!(f, "memory limit of {} MiB (raise it with {flag})", b >> 20),
-            Limit::CpuTime(d) => write!(
-                f,
-                "CPU time limit of {} ms (raise it with {flag})",
-                d.as_millis()
-            ),
-            Limit::WallTime(d) => write!(
-                f,
-                "time limit of {} ms (raise it with {flag})",
-                d.as_millis()
-            ),
-            Limit::Requests(n) => write!(
-                f,
-                "limit of {n} HTTP requests per job (raise it with {flag})"
-            ),
+            Limit::CpuTime(d) => write!(f, "CPU time limit of {} ms (raise it with {flag})", d.as_millis()),
+            Limit::WallTime(d) => write!(f, "time limit of {} ms (raise it with {flag})", d.as_millis()),
+            Limit::Requests(n) => write!(f, "limit of {n} HTTP requests per job (raise it with {flag})"),
             Limit::ResponseBytes(b) => {
                 write!(f, "response size limit of {b} bytes (raise it with {flag})")
             }

@@ -70,8 +70,7 @@ impl Sandbox {
             limits.wall_time,
         );
         let tick_ms = u64::try_from(EPOCH_TICK.as_millis()).unwrap_or(1).max(1);
-        let max_cpu_ticks =
-            u64::try_from(limits.cpu_time.as_millis()).unwrap_or(u64::MAX) / tick_ms;
+        let max_cpu_ticks = u64::try_from(limits.cpu_time.as_millis()).unwrap_or(u64::MAX) / tick_ms;
         let sandbox = Sandbox {
             wasi,
             http: WasiHttpCtx::new(),
@@ -204,12 +203,7 @@ struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if u64::try_from(desired).unwrap_or(u64::MAX) > self.max {
             self.hit = true;
             return Err(wasmtime::Error::msg(Limit::Memory(self.max).to_string()));
@@ -217,12 +211,7 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

@@ -34,10 +34,7 @@ pub enum AllowRule {
 impl AllowRule {
     /// Whether a request to `scheme://host:port` passes this rule.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
         match self {
             AllowRule::Origin {
                 scheme: s,
@@ -82,29 +79,23 @@ impl FromStr for AllowRule {
         };
         let (scheme, rest) = s.split_once("://").unwrap_or(("https", s));
         let scheme = scheme.to_ascii_lowercase();
-        let default =
-            default_port(&scheme).ok_or_else(|| teach("the scheme must be http or https"))?;
+        let default = default_port(&scheme).ok_or_else(|| teach("the scheme must be http or https"))?;
         let rest = rest.trim_end_matches('/');
         if rest.contains(['/', '?', '#', '@']) {
             return Err(teach("a path, query or user name is not allowed"));
         }
         let (host, port) = split_port(rest).map_err(|e| teach(&e))?;
         let port = port.unwrap_or(default);
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
         if host.is_empty() {
             return Err(teach("the host is empty"));
         }
         match host.strip_prefix("*.") {
-            Some(domain) if !domain.is_empty() && !domain.contains('*') => {
-                Ok(AllowRule::Subdomains {
-                    scheme,
-                    domain: domain.to_string(),
-                    port,
-                })
-            }
+            Some(domain) if !domain.is_empty() && !domain.contains('*') => Ok(AllowRule::Subdomains {
+                scheme,
+                domain: domain.to_string(),
+                port,
+            }),
             _ if host.contains('*') => Err(teach("a wildcard may only stand first, as *.domain")),
             _ => Ok(AllowRule::Origin { scheme, host, port }),
         }
@@ -116,19 +107,13 @@ fn split_port(authority: &str) -> Result<(&str, Option<u16>), String> {
     if let Some(end) = authority.find(']') {
         let (host, rest) = authority.split_at(end + 1);
         return match rest.strip_prefix(':') {
-            Some(p) => Ok((
-                host,
-                Some(p.parse().map_err(|_| format!("bad port {p:?}"))?),
-            )),
+            Some(p) => Ok((host, Some(p.parse().map_err(|_| format!("bad port {p:?}"))?))),
             None if rest.is_empty() => Ok((host, None)),
             None => Err("junk after the IPv6 address".into()),
         };
     }
     match authority.rsplit_once(':') {
-        Some((host, p)) => Ok((
-            host,
-            Some(p.parse().map_err(|_| format!("bad port {p:?}"))?),
-        )),
+        Some((host, p)) => Ok((host, Some(p.parse().map_err(|_| format!("bad port {p:?}"))?))),
         None => Ok((authority, None)),
     }
 }
@@ -137,11 +122,7 @@ impl fmt::Display for AllowRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AllowRule::Origin { scheme, host, port } => write!(f, "{scheme}://{host}:{port}"),
-            AllowRule::Subdomains {
-                scheme,
-                domain,
-                port,
-            } => write!(f, "{scheme}://*.{domain}:{port}"),
+            AllowRule::Subdomains { scheme, domain, port } => write!(f, "{scheme}://*.{domain}:{port}"),
         }
     }
 }
@@ -198,10 +179,7 @@ fn collect(value: &Value, key: Option<&str>, rules: &mut Vec<AllowRule>) {
             {
                 rules.push(AllowRule::Origin {
                     scheme: scheme.to_ascii_lowercase(),
-                    host: host
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_ascii_lowercase(),
+                    host: host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
                     port,
                 });
             }

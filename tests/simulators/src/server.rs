@@ -26,10 +26,7 @@ pub struct Recorded {
 impl Recorded {
     /// The first value of header `name`.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -56,21 +53,14 @@ impl Running {
                     headers: req
                         .headers()
                         .iter()
-                        .map(|(n, v)| {
-                            (
-                                n.to_string(),
-                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                            )
-                        })
+                        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                         .collect(),
                 });
                 Ok::<Response, std::convert::Infallible>(next.run(req).await)
             }
         }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
+        listener.set_nonblocking(true).expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -82,8 +72,7 @@ impl Running {
                     .build()
                     .expect("simulator runtime");
                 runtime.block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                     // Stop at once on drop: a test's half-open connection must not hold it up.
                     tokio::select! {
                         served = axum::serve(listener, router) => served.expect("simulator server"),

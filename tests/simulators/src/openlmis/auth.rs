@@ -64,11 +64,7 @@ pub(crate) async fn token(
     };
     let grant = match params.get("grant_type") {
         None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Missing grant type",
-            );
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Missing grant type");
         }
         Some(g) => g.clone(),
     };
@@ -99,8 +95,10 @@ pub(crate) async fn token(
                 expires_at: Instant::now() + ttl,
             },
         );
-        return axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in, "scope": "read write"}))
-            .into_response();
+        return axum::Json(
+            json!({"access_token": token, "token_type": "bearer", "expires_in": expires_in, "scope": "read write"}),
+        )
+        .into_response();
     }
     // Usernames are case-insensitive (OLMIS-3537).
     let username = params.get("username").cloned().unwrap_or_default();
@@ -144,9 +142,7 @@ fn unauthorized_client() -> Response {
     let mut response = oauth_error(StatusCode::UNAUTHORIZED, "unauthorized", "Bad credentials");
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        "Basic realm=\"oauth2/client\""
-            .parse()
-            .expect("static header"),
+        "Basic realm=\"oauth2/client\"".parse().expect("static header"),
     );
     response
 }
@@ -154,9 +150,7 @@ fn unauthorized_client() -> Response {
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
@@ -168,19 +162,12 @@ fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
 
 /// Resource services' token check: a live token in `Authorization: Bearer` or the
 /// `access_token` query parameter, renewed on every use (sliding expiry).
-pub(crate) async fn require_token(
-    State(world): State<Shared>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn require_token(State(world): State<Shared>, request: Request, next: Next) -> Response {
     let from_header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::to_string);
     let from_query = request.uri().query().and_then(|q| {
         pairs(q.as_bytes())
@@ -204,13 +191,11 @@ pub(crate) async fn require_token(
             _ => {
                 world.tokens.remove(&token);
                 let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", &token);
-                let challenge = format!(
-                    "Bearer realm=\"openlmis\", error=\"invalid_token\", error_description=\"{token}\""
-                );
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    challenge.parse().expect("ascii header"),
-                );
+                let challenge =
+                    format!("Bearer realm=\"openlmis\", error=\"invalid_token\", error_description=\"{token}\"");
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge.parse().expect("ascii header"));
                 return response;
             }
         }

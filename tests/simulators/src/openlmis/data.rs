@@ -29,20 +29,8 @@ pub const PROGRAMS: [(&str, &str, &str, bool, bool); 6] = [
         false,
         false,
     ),
-    (
-        "418bdc1d-c303-4bd0-b2d3-d8901150a983",
-        "PRG004",
-        "EPI",
-        false,
-        true,
-    ),
-    (
-        "ef9a2b39-e7ce-4ebe-930c-f5c6d15b578a",
-        "PRG005",
-        "ARV",
-        false,
-        false,
-    ),
+    ("418bdc1d-c303-4bd0-b2d3-d8901150a983", "PRG004", "EPI", false, true),
+    ("ef9a2b39-e7ce-4ebe-930c-f5c6d15b578a", "PRG005", "ARV", false, false),
     (
         "8a0cf9c6-0591-4ce1-bbbb-ae55553db0dc",
         "PRG006",
@@ -54,31 +42,11 @@ pub const PROGRAMS: [(&str, &str, &str, bool, bool); 6] = [
 
 /// The named demo facilities: id, code, name.
 const NAMED_FACILITIES: [(&str, &str, &str); 12] = [
-    (
-        "e6799d64-d10d-4011-b8c2-0e4d4a3f65ce",
-        "HC01",
-        "Comfort Health Clinic",
-    ),
-    (
-        "176c4276-1fb1-4507-8ad2-cdfba0f47445",
-        "HC02",
-        "Nandumbo Health Center",
-    ),
-    (
-        "5b39f0fb-5c47-4551-b983-1e30ac6df65d",
-        "HC03",
-        "Kalembo Health Center",
-    ),
-    (
-        "7938919f-6f61-4d1a-a4dc-923c31e9cd45",
-        "HF01",
-        "Kankao Health Facility",
-    ),
-    (
-        "bfe3eac5-9961-4d44-a492-431865bbcb23",
-        "HC04",
-        "Lilongwe Health Center",
-    ),
+    ("e6799d64-d10d-4011-b8c2-0e4d4a3f65ce", "HC01", "Comfort Health Clinic"),
+    ("176c4276-1fb1-4507-8ad2-cdfba0f47445", "HC02", "Nandumbo Health Center"),
+    ("5b39f0fb-5c47-4551-b983-1e30ac6df65d", "HC03", "Kalembo Health Center"),
+    ("7938919f-6f61-4d1a-a4dc-923c31e9cd45", "HF01", "Kankao Health Facility"),
+    ("bfe3eac5-9961-4d44-a492-431865bbcb23", "HC04", "Lilongwe Health Center"),
     (
         "13037147-1769-4735-90a7-b9b310d128b8",
         "DH01",
@@ -109,11 +77,7 @@ const NAMED_FACILITIES: [(&str, &str, &str); 12] = [
         "D001",
         "Depósito Distrital Cuamba",
     ),
-    (
-        "7fc9bda8-ad8a-468d-8244-38e1918527d5",
-        "N003",
-        "Cuamba, Cuamba",
-    ),
+    ("7fc9bda8-ad8a-468d-8244-38e1918527d5", "N003", "Cuamba, Cuamba"),
 ];
 
 /// Every demo facility as `BasicFacilityDto` (what `GET /api/facilities` lists).

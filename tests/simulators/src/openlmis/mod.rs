@@ -167,10 +167,7 @@ fn router(world: Shared) -> Router {
             auth::require_token,
         ));
     Router::new()
-        .route(
-            "/api/oauth/token",
-            post(auth::token).fallback(auth::method_not_allowed),
-        )
+        .route("/api/oauth/token", post(auth::token).fallback(auth::method_not_allowed))
         .merge(resources)
         .fallback(not_found)
         .with_state(world)
@@ -178,11 +175,7 @@ fn router(world: Shared) -> Router {
 
 /// OpenLMIS's error body: `{"messageKey": ..., "message": ...}`.
 pub(crate) fn message(status: StatusCode, key: &str, text: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"messageKey": key, "message": text})),
-    )
-        .into_response()
+    (status, axum::Json(json!({"messageKey": key, "message": text}))).into_response()
 }
 
 async fn not_found() -> Response {

@@ -19,10 +19,7 @@ pub(crate) struct PageRequest {
 impl PageRequest {
     /// Reads `page` and `size`; `prefix` is the service's message-key prefix
     /// (`referenceData`, `stockmanagement`, ...).
-    pub(crate) fn from_query(
-        query: &HashMap<String, String>,
-        prefix: &str,
-    ) -> Result<PageRequest, Response> {
+    pub(crate) fn from_query(query: &HashMap<String, String>, prefix: &str) -> Result<PageRequest, Response> {
         let number = |name: &str| -> Result<Option<i64>, Response> {
             match query.get(name) {
                 None => Ok(None),
@@ -49,10 +46,7 @@ impl PageRequest {
                 "The page size should be a positive number",
             )),
             // size=0 without page falls back to "everything".
-            (None, Some(s)) if s < 1 => Ok(PageRequest {
-                page: 0,
-                size: None,
-            }),
+            (None, Some(s)) if s < 1 => Ok(PageRequest { page: 0, size: None }),
             (page, size) => Ok(PageRequest {
                 page: usize::try_from(page.unwrap_or(0).max(0)).unwrap_or(0),
                 size: size.map(|s| usize::try_from(s).unwrap_or(usize::MAX)),

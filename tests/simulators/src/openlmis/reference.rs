@@ -26,10 +26,7 @@ pub(crate) async fn programs(Query(query): Query<HashMap<String, String>>) -> Re
 
 /// `GET /api/facilities`: a page of `BasicFacilityDto`, filterable by `code` and
 /// `name` (contains, case-insensitive).
-pub(crate) async fn facilities(
-    State(world): State<Shared>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
+pub(crate) async fn facilities(State(world): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Response {
     let request = match PageRequest::from_query(&query, "referenceData") {
         Ok(r) => r,
         Err(response) => return response,
