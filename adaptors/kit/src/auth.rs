@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
-/// Renew a token this long before the server says it expires.
+/// Renew a token this long before the server says it expires (or after three
+/// quarters of its life, for short-lived tokens).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 
 /// An access token and when it stops being usable.
@@ -25,8 +26,10 @@ pub struct Token {
 impl Token {
     /// A token that the server says lives `expires_in` seconds from now.
     pub fn new(access_token: String, expires_in: Option<u64>) -> Token {
-        let expires_at = expires_in
-            .map(|s| Instant::now() + Duration::from_secs(s).saturating_sub(EXPIRY_MARGIN));
+        let expires_at = expires_in.map(|s| {
+            let life = Duration::from_secs(s);
+            Instant::now() + life - EXPIRY_MARGIN.min(life / 4)
+        });
         Token {
             access_token,
             expires_at,

@@ -11,8 +11,7 @@ use std::time::Duration;
 use url::Url;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -59,7 +58,13 @@ impl Response {
 
 /// Why no response arrived. The message names the origin, never a path or query.
 #[derive(Debug, Clone)]
-pub struct TransportError(pub String);
+pub struct TransportError {
+    /// What happened, e.g. `GET http://host:80: connection refused`.
+    pub message: String,
+    /// Whether trying again may succeed (a connection failure or time-out, not a
+    /// request the host denied or a response over the size limit).
+    pub retryable: bool,
+}
 
 impl Request {
     /// A request without headers, body or time-out.
@@ -76,9 +81,12 @@ impl Request {
     /// Sends the request and reads the whole response.
     pub fn send(&self) -> Result<Response, TransportError> {
         let origin = crate::url::origin(&self.url);
-        let fail = |what: String| {
-            TransportError(format!("{} {origin}: {what}", method_name(&self.method)))
+        let method = method_name(&self.method);
+        let fail = |(what, retryable): (String, bool)| TransportError {
+            message: format!("{method} {origin}: {what}"),
+            retryable,
         };
+        let refuse = |what: &str| fail((what.to_string(), false));
 
         let fields: Vec<(String, Vec<u8>)> = self
             .headers
@@ -86,14 +94,14 @@ impl Request {
             .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
             .collect();
         let headers = Fields::from_list(&fields).map_err(|e| {
-            fail(format!(
+            refuse(&format!(
                 "a request header was refused ({e:?}); check the header names in the options"
             ))
         })?;
         let request = OutgoingRequest::new(headers);
         request
             .set_method(&wasi_method(&self.method))
-            .map_err(|()| fail("invalid method".into()))?;
+            .map_err(|()| refuse("invalid method"))?;
         let scheme = match self.url.scheme() {
             "https" => Scheme::Https,
             "http" => Scheme::Http,
@@ -101,15 +109,15 @@ impl Request {
         };
         request
             .set_scheme(Some(&scheme))
-            .map_err(|()| fail("unsupported URL scheme".into()))?;
+            .map_err(|()| refuse("unsupported URL scheme"))?;
         let authority = match (self.url.host_str(), self.url.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_string(),
-            (None, _) => return Err(fail("the URL has no host".into())),
+            (None, _) => return Err(refuse("the URL has no host")),
         };
         request
             .set_authority(Some(&authority))
-            .map_err(|()| fail("invalid host".into()))?;
+            .map_err(|()| refuse("invalid host"))?;
         let mut path = self.url.path().to_string();
         if let Some(query) = self.url.query() {
             path.push('?');
@@ -117,7 +125,7 @@ impl Request {
         }
         request
             .set_path_with_query(Some(&path))
-            .map_err(|()| fail("invalid path".into()))?;
+            .map_err(|()| refuse("invalid path"))?;
 
         let options = RequestOptions::new();
         if let Some(timeout) = self.timeout {
@@ -128,25 +136,22 @@ impl Request {
             let _ = options.set_between_bytes_timeout(Some(nanos));
         }
 
-        let body = request
-            .body()
-            .map_err(|()| fail("request body unavailable".into()))?;
-        let future =
-            outgoing_handler::handle(request, Some(options)).map_err(|e| fail(describe(&e)))?;
-        // A server may answer (and close) before it has read the body, or before an
-        // empty body is flushed: a failed body write only matters if no response came.
+        let body = request.body().map_err(|()| refuse("request body unavailable"))?;
+        let future = outgoing_handler::handle(request, Some(options)).map_err(|e| fail(describe(&e)))?;
+        // A server may answer (and close) before it has read the body: a failed body
+        // write only matters if no response came.
         let sent = write_body(body, self.body.as_deref());
         let response = loop {
             match future.get() {
                 Some(Ok(Ok(response))) => break response,
                 Some(Ok(Err(code))) => {
-                    let mut message = describe(&code);
-                    if let Err(body_error) = sent {
+                    let (mut message, retryable) = describe(&code);
+                    if let Err((body_error, _)) = sent {
                         message = format!("{message} ({body_error})");
                     }
-                    return Err(fail(message));
+                    return Err(fail((message, retryable)));
                 }
-                Some(Err(())) => return Err(fail("response already taken".into())),
+                Some(Err(())) => return Err(refuse("response already taken")),
                 None => future.subscribe().block(),
             }
         };
@@ -155,40 +160,28 @@ impl Request {
             .headers()
             .entries()
             .into_iter()
-            .map(|(n, v)| {
-                (
-                    n.to_ascii_lowercase(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                )
-            })
+            .map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
             .collect();
-        let incoming = response
-            .consume()
-            .map_err(|()| fail("response body unavailable".into()))?;
+        let incoming = response.consume().map_err(|()| refuse("response body unavailable"))?;
         let body = read_body(&incoming).map_err(fail)?;
         IncomingBody::finish(incoming);
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
+        Ok(Response { status, headers, body })
     }
 }
 
 /// Writes `bytes` (if any) to the outgoing body and finishes it. Without bytes the
-/// body stream is never opened.
-fn write_body(body: OutgoingBody, bytes: Option<&[u8]>) -> Result<(), String> {
+/// body stream is never opened: flushing an empty stream races a server that has
+/// already answered a bodyless request.
+fn write_body(body: OutgoingBody, bytes: Option<&[u8]>) -> Result<(), (String, bool)> {
     if let Some(bytes) = bytes.filter(|b| !b.is_empty()) {
         let stream = body
             .write()
-            .map_err(|()| "request body stream unavailable".to_string())?;
+            .map_err(|()| ("request body stream unavailable".to_string(), false))?;
         for chunk in bytes.chunks(CHUNK as usize) {
             let mut rest = chunk;
             while !rest.is_empty() {
                 stream.subscribe().block();
-                let ready = stream
-                    .check_write()
-                    .map_err(|e| stream_error("sending the body", e))?;
+                let ready = stream.check_write().map_err(|e| stream_error("sending the body", e))?;
                 let n = rest.len().min(usize::try_from(ready).unwrap_or(usize::MAX));
                 if n == 0 {
                     continue;
@@ -207,10 +200,10 @@ fn write_body(body: OutgoingBody, bytes: Option<&[u8]>) -> Result<(), String> {
 }
 
 /// Reads the whole incoming body.
-fn read_body(body: &IncomingBody) -> Result<Vec<u8>, String> {
+fn read_body(body: &IncomingBody) -> Result<Vec<u8>, (String, bool)> {
     let stream = body
         .stream()
-        .map_err(|()| "response body stream unavailable".to_string())?;
+        .map_err(|()| ("response body stream unavailable".to_string(), false))?;
     let mut bytes = Vec::new();
     loop {
         match stream.blocking_read(CHUNK) {
@@ -221,35 +214,47 @@ fn read_body(body: &IncomingBody) -> Result<Vec<u8>, String> {
     }
 }
 
-fn stream_error(doing: &str, error: StreamError) -> String {
+fn stream_error(doing: &str, error: StreamError) -> (String, bool) {
     match error {
-        StreamError::Closed => format!("connection closed while {doing}"),
+        StreamError::Closed => (format!("connection closed while {doing}"), true),
         StreamError::LastOperationFailed(e) => match wasip2::http::types::http_error_code(&e) {
-            Some(code) => format!("{} while {doing}", describe(&code)),
-            None => format!("{} while {doing}", e.to_debug_string()),
+            Some(code) => {
+                let (what, retryable) = describe(&code);
+                (format!("{what} while {doing}"), retryable)
+            }
+            None => (format!("{} while {doing}", e.to_debug_string()), true),
         },
     }
 }
 
-/// Puts a `wasi:http` error code into words.
-fn describe(code: &ErrorCode) -> String {
+/// Puts a `wasi:http` error code into words, and says whether a retry may help.
+fn describe(code: &ErrorCode) -> (String, bool) {
     match code {
-        ErrorCode::HttpRequestDenied => {
-            "the host's network policy denied this request: the origin is not named by the job's configuration or an --allow-host rule".into()
-        }
-        ErrorCode::DnsError(_) => "the host name could not be resolved".into(),
-        ErrorCode::ConnectionRefused => "connection refused".into(),
-        ErrorCode::ConnectionTerminated | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout => {
-            format!("connection failed ({code:?})")
-        }
-        ErrorCode::ConnectionTimeout => "timed out connecting".into(),
-        ErrorCode::HttpResponseTimeout => "timed out waiting for the response".into(),
-        ErrorCode::HttpResponseBodySize(limit) => match limit {
-            Some(n) => format!("the response body is larger than the host's limit of {n} bytes"),
-            None => "the response body is larger than the host's limit".into(),
-        },
-        ErrorCode::HttpRequestUriInvalid => "invalid request URL".into(),
-        other => format!("HTTP error {other:?}"),
+        ErrorCode::HttpRequestDenied => (
+            "the host's network policy denied this request: the origin is not named by the job's configuration or an --allow-host rule".into(),
+            false,
+        ),
+        ErrorCode::DnsError(_) => ("the host name could not be resolved".into(), false),
+        ErrorCode::DnsTimeout => ("timed out resolving the host name".into(), true),
+        ErrorCode::ConnectionRefused => ("connection refused".into(), true),
+        ErrorCode::ConnectionTerminated => ("the server closed the connection".into(), true),
+        ErrorCode::ConnectionReadTimeout => ("timed out waiting for the server to send data".into(), true),
+        ErrorCode::ConnectionWriteTimeout => ("timed out sending to the server".into(), true),
+        ErrorCode::ConnectionLimitReached => ("connection limit reached".into(), true),
+        ErrorCode::ConnectionTimeout => ("timed out connecting".into(), true),
+        ErrorCode::HttpResponseTimeout => ("timed out waiting for the response".into(), true),
+        ErrorCode::HttpResponseIncomplete => ("the response ended early".into(), true),
+        ErrorCode::HttpProtocolError => ("the connection broke off in the middle of the exchange".into(), true),
+        ErrorCode::HttpResponseBodySize(limit) => (
+            match limit {
+                Some(n) => format!("the response body is larger than the host's limit of {n} bytes"),
+                None => "the response body is larger than the host's limit".into(),
+            },
+            false,
+        ),
+        ErrorCode::HttpRequestUriInvalid => ("invalid request URL".into(), false),
+        ErrorCode::InternalError(Some(detail)) => (format!("connection failed ({detail})"), true),
+        other => (format!("HTTP error {other:?}"), false),
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`request`]: one HTTP operation end to end: options, status check, body parsing
 //!   and the OpenFn state update;
 //! - [`state`]: OpenFn state (`configuration`, `data`, `references`, `response`);
+//! - [`retry`]: bounded retries with backoff for requests that may be repeated;
 //! - [`auth`]: the per-instance token cache;
 //! - [`error`]: the WIT `error` and constructors that never carry a secret;
 //! - [`log`]: the host's structured log.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod log;
 pub mod request;
+pub mod retry;
 pub mod state;
 pub mod url;
 pub mod wit;

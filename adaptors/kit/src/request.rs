@@ -1,14 +1,17 @@
 //! One HTTP operation end to end: OpenFn's request options, the exchange, the status
 //! check against the `errors` map, body parsing and the next state.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::error::{self, Error, HttpFailure};
 use crate::http::{self, Request, Response};
+use crate::retry;
 use crate::state::{ResponseSummary, State};
-use crate::wit::types::{ParseAs, RequestOptions};
+use crate::wit::types::{Method, ParseAs, RequestOptions};
 
 /// OpenFn common's default time limit for a request: five minutes.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -25,6 +28,16 @@ pub struct Call {
     pub parse_as: ParseAs,
     /// Statuses accepted as data (`errors: {"404": false}`).
     pub accepted: Vec<u16>,
+    /// How to retry.
+    pub retry: retry::Policy,
+}
+
+/// `If-Match: auto`: the ETag of this job's last GET of the same URL.
+const IF_MATCH_AUTO: &str = "auto";
+
+thread_local! {
+    /// ETags of this instance's (so this job's) successful GETs, by URL.
+    static ETAGS: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
 }
 
 impl Call {
@@ -34,19 +47,15 @@ impl Call {
     pub fn new(mut request: Request, options: Option<&RequestOptions>) -> Result<Call, Error> {
         let mut parse_as = ParseAs::Auto;
         let mut accepted = Vec::new();
+        let mut retry = retry::Policy::default();
         request.timeout = Some(DEFAULT_TIMEOUT);
         if let Some(options) = options {
             if let Some(query) = &options.query {
                 request.url.query_pairs_mut().extend_pairs(query.iter());
             }
             for (name, value) in options.headers.iter().flatten() {
-                if RESERVED_HEADERS
-                    .iter()
-                    .any(|r| name.eq_ignore_ascii_case(r))
-                {
-                    crate::log::warn(&format!(
-                        "ignoring the {name} header in options: the adaptor sets it"
-                    ));
+                if RESERVED_HEADERS.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+                    crate::log::warn(&format!("ignoring the {name} header in options: the adaptor sets it"));
                 } else {
                     request.headers.push((name.clone(), value.clone()));
                 }
@@ -67,39 +76,50 @@ impl Call {
             if let Some(ms) = options.timeout {
                 request.timeout = Some(Duration::from_millis(ms.into()));
             }
+            if let Some(policy) = &options.retry {
+                retry = policy.into();
+            }
+            if let Some(tag) = &options.if_match {
+                let tag = if tag.eq_ignore_ascii_case(IF_MATCH_AUTO) {
+                    remembered_etag(&request)?
+                } else {
+                    tag.clone()
+                };
+                request.headers.push(("if-match".into(), tag));
+            }
         }
         Ok(Call {
             request,
             parse_as,
             accepted,
+            retry,
         })
     }
 
     /// Sets a header the adaptor owns, replacing any value with the same name.
     pub fn set_header(&mut self, name: &str, value: &str) {
-        self.request
-            .headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.request
-            .headers
-            .push((name.to_string(), value.to_string()));
+        self.request.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.request.headers.push((name.to_string(), value.to_string()));
     }
 
-    /// Sends the call once and returns the raw response with its duration.
+    /// Sends the call, retrying as its policy allows, and returns the last response
+    /// with the time all attempts took. The ETag of a successful GET or PUT is
+    /// remembered for `ifMatch: "auto"`.
     pub fn exchange(&self) -> Result<(Response, Duration), Error> {
         let started = Instant::now();
-        let response = self.request.send().map_err(|e| error::transport(e.0))?;
+        let response = retry::send(&self.request, &self.retry).map_err(|e| error::transport(e.message))?;
+        if matches!(self.request.method, Method::Get | Method::Put)
+            && (200..300).contains(&response.status)
+            && let Some(tag) = response.header("etag")
+        {
+            ETAGS.with(|t| t.borrow_mut().insert(resource_key(&self.request.url), tag.to_string()));
+        }
         Ok((response, started.elapsed()))
     }
 
     /// Turns a response into the next state, or into an `http` error when the status
     /// is 400 or more and not accepted through `errors`.
-    pub fn finish(
-        &self,
-        state: State,
-        response: Response,
-        duration: Duration,
-    ) -> Result<State, Error> {
+    pub fn finish(&self, state: State, response: Response, duration: Duration) -> Result<State, Error> {
         if response.status >= 400 && !self.accepted.contains(&response.status) {
             return Err(Error::Http(self.failure(&response)));
         }
@@ -159,12 +179,45 @@ impl Call {
     }
 }
 
+/// Request options with nothing set, for operations that set one or two themselves.
+pub fn no_options() -> RequestOptions {
+    RequestOptions {
+        query: None,
+        headers: None,
+        parse_as: None,
+        errors: None,
+        timeout: None,
+        if_match: None,
+        retry: None,
+    }
+}
+
+/// The URL an ETag belongs to: the resource, without the query.
+fn resource_key(url: &url::Url) -> String {
+    let mut key = url.clone();
+    key.set_query(None);
+    key.to_string()
+}
+
+/// The ETag this job last saw for `url` (from a GET or PUT), if any.
+pub fn known_etag(url: &url::Url) -> Option<String> {
+    ETAGS.with(|t| t.borrow().get(&resource_key(url)).cloned())
+}
+
+fn remembered_etag(request: &Request) -> Result<String, Error> {
+    known_etag(&request.url).ok_or_else(|| {
+        error::invalid_argument(format!(
+            "options.ifMatch is \"auto\" but this job has not read {} yet: GET it first, or give the ETag",
+            resource_key(&request.url)
+        ))
+    })
+}
+
 /// Parses a body as JSON, or keeps it as a JSON string when it is not JSON; empty is
 /// `null`.
 pub fn parse_json_or_text(body: &[u8]) -> Value {
     if body.is_empty() {
         return Value::Null;
     }
-    serde_json::from_slice(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }

@@ -35,9 +35,7 @@ impl State {
                 "state must be a JSON object, got {}",
                 kind(&other)
             ))),
-            Err(e) => Err(error::invalid_argument(format!(
-                "state is not valid JSON: {e}"
-            ))),
+            Err(e) => Err(error::invalid_argument(format!("state is not valid JSON: {e}"))),
         }
     }
 
@@ -78,6 +76,18 @@ impl State {
             }),
         );
         self
+    }
+
+    /// `state.data`, for an operation that reshapes what the server returned.
+    pub fn data_mut(&mut self) -> &mut Value {
+        self.0.entry("data").or_insert(Value::Null)
+    }
+
+    /// Sets `response.<key>`, for what an operation adds to the exchange's summary.
+    pub fn set_response_field(&mut self, key: &str, value: Value) {
+        if let Some(Value::Object(response)) = self.0.get_mut("response") {
+            response.insert(key.to_string(), value);
+        }
     }
 
     /// The state as JSON text.

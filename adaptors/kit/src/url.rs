@@ -10,9 +10,7 @@ pub fn parse_base(field: &str, value: &str) -> Result<Url, Error> {
     let url = Url::parse(value).map_err(|e| {
         error::configuration(
             field,
-            &format!(
-                "is not a URL ({e}): expected an absolute http(s) URL such as https://example.org"
-            ),
+            &format!("is not a URL ({e}): expected an absolute http(s) URL such as https://example.org"),
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -59,4 +57,15 @@ pub fn join(base: &Url, prefix: &str, path: &str) -> Result<Url, Error> {
 /// The origin (`scheme://host:port`) of a URL, for messages.
 pub fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
+}
+
+/// `base` + `prefix` + one path segment per item of `segments`, each percent-encoded,
+/// so an id can never add a path segment or a query of its own.
+pub fn join_segments(base: &Url, prefix: &str, segments: &[&str]) -> Result<Url, Error> {
+    let mut url = join(base, prefix, "")?;
+    url.path_segments_mut()
+        .map_err(|()| error::invalid_argument("the base URL cannot take a path"))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
 }
