@@ -45,23 +45,15 @@ impl Server {
                     .required("username", "the OpenLMIS user name (or set access_token)")?
                     .into(),
                 password: config
-                    .required(
-                        "password",
-                        "the OpenLMIS user's password (or set access_token)",
-                    )?
+                    .required("password", "the OpenLMIS user's password (or set access_token)")?
                     .into(),
                 client_id: config
                     .required("clientId", "the OAuth client id, e.g. user-client")?
                     .into(),
-                client_secret: config
-                    .required("clientSecret", "the OAuth client secret")?
-                    .into(),
+                client_secret: config.required("clientSecret", "the OAuth client secret")?.into(),
             },
         };
-        Ok(Server {
-            base_url,
-            credentials,
-        })
+        Ok(Server { base_url, credentials })
     }
 
     /// The configured base URL.
@@ -93,9 +85,7 @@ impl Server {
     fn cache_key(&self) -> String {
         match &self.credentials {
             Credentials::Password {
-                username,
-                client_id,
-                ..
+                username, client_id, ..
             } => format!("{}|{username}|{client_id}", self.base_url),
             Credentials::Token(_) => String::new(),
         }
@@ -130,17 +120,12 @@ impl Server {
         let (response, _) = call.exchange()?;
         if response.status >= 400 {
             let body = kit::request::parse_json_or_text(&response.body);
-            let code = body
-                .get("error")
-                .and_then(|e| e.as_str())
-                .unwrap_or_default();
+            let code = body.get("error").and_then(|e| e.as_str()).unwrap_or_default();
             let reason = match (response.status, code) {
                 (400, "invalid_grant") => {
                     "login refused: the user's username or password is wrong, or the user is locked out (invalid_grant)"
                 }
-                (401, _) => {
-                    "login refused: the OAuth client credentials (clientId/clientSecret) were not accepted"
-                }
+                (401, _) => "login refused: the OAuth client credentials (clientId/clientSecret) were not accepted",
                 (400, "invalid_client") => {
                     "login refused: this OAuth client may not use the password grant (invalid_client)"
                 }

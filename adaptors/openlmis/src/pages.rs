@@ -1,0 +1,132 @@
+//! Walking Spring Data pages (`page`, `size`, `content`, `last`, `totalPages`).
+
+use std::collections::HashSet;
+
+use kit::State;
+use kit::error::{self, Error};
+use kit::state::ResponseSummary;
+use kit::wit::types::{Method, RequestOptions};
+use serde_json::{Value, json};
+
+use crate::api::Api;
+use crate::exports::openfn::openlmis::operations::Paging;
+
+/// Items per page unless the job says otherwise.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// GETs every item of `path` (with `query` added to the job's own options), page by
+/// page, and sets `data` to the array of items.
+pub fn get_all(
+    api: &Api,
+    state: State,
+    path: &str,
+    query: &[(&str, &str)],
+    options: Option<&RequestOptions>,
+    paging: Option<&Paging>,
+) -> Result<State, Error> {
+    let page_size = paging.and_then(|p| p.page_size).unwrap_or(DEFAULT_PAGE_SIZE).max(1);
+    let limit = paging.and_then(|p| p.limit).map(|l| l as usize);
+    let mut items: Vec<Value> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut first_total = None;
+    let mut page = 0u32;
+    loop {
+        let mut url = api.url(path)?;
+        url.query_pairs_mut()
+            .extend_pairs(query)
+            .append_pair("page", &page.to_string())
+            .append_pair("size", &page_size.to_string());
+        let mut call = api.call(Method::Get, url, None, options)?;
+        let (response, duration) = api.send(&mut call)?;
+        if response.status >= 400 {
+            return Err(Error::Http(call.failure(&response)));
+        }
+        let body: Value = serde_json::from_slice(&response.body)
+            .map_err(|e| error::parse(format!("{} returned a body that is not JSON ({e})", call.request.url)))?;
+        let last = match body {
+            // Not paged: the whole collection at once.
+            Value::Array(all) => {
+                items = all;
+                true
+            }
+            Value::Object(ref page_body) => {
+                let Some(Value::Array(content)) = page_body.get("content") else {
+                    return Err(error::parse(format!(
+                        "{} returned neither a page (with content) nor an array",
+                        call.request.url
+                    )));
+                };
+                let total = page_body.get("totalElements").and_then(Value::as_u64);
+                match first_total {
+                    None => first_total = total,
+                    Some(first) if total.is_some_and(|t| t != first) => {
+                        kit::log::warn(&format!(
+                            "the collection changed while paging (totalElements {first} -> {}); repeated items are kept once",
+                            total.unwrap_or_default()
+                        ));
+                        first_total = total;
+                    }
+                    Some(_) => {}
+                }
+                let mut repeated = 0;
+                for item in content {
+                    match item.get("id").and_then(Value::as_str) {
+                        Some(id) if !seen.insert(id.to_string()) => repeated += 1,
+                        _ => items.push(item.clone()),
+                    }
+                }
+                let total_pages = page_body.get("totalPages").and_then(Value::as_u64).unwrap_or(0);
+                kit::log::info(&format!(
+                    "page {} of {total_pages}: {} items{} ({} so far)",
+                    page + 1,
+                    content.len(),
+                    if repeated > 0 {
+                        format!(", {repeated} repeated")
+                    } else {
+                        String::new()
+                    },
+                    items.len()
+                ));
+                content.is_empty()
+                    || page_body.get("last").and_then(Value::as_bool).unwrap_or(false)
+                    || u64::from(page) + 1 >= total_pages
+            }
+            _ => {
+                return Err(error::parse(format!(
+                    "{} returned neither a page nor an array",
+                    call.request.url
+                )));
+            }
+        };
+        if let Some(limit) = limit
+            && items.len() >= limit
+        {
+            items.truncate(limit);
+            return Ok(finish(state, items, &call, response, duration, page + 1));
+        }
+        if last {
+            return Ok(finish(state, items, &call, response, duration, page + 1));
+        }
+        page += 1;
+    }
+}
+
+fn finish(
+    state: State,
+    items: Vec<Value>,
+    call: &kit::request::Call,
+    response: kit::http::Response,
+    duration: std::time::Duration,
+    pages: u32,
+) -> State {
+    let summary = ResponseSummary {
+        url: call.request.url.to_string(),
+        method: "GET".into(),
+        status: response.status,
+        headers: response.headers,
+        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+    };
+    let mut next = state.next(Value::Array(items), &summary);
+    next.set_response_field("pages", json!(pages));
+    next
+}
