@@ -80,6 +80,73 @@ const NAMED_FACILITIES: [(&str, &str, &str); 12] = [
     ("7fc9bda8-ad8a-468d-8244-38e1918527d5", "N003", "Cuamba, Cuamba"),
 ];
 
+/// Orderables in the demo data set (`referencedata.orderables.csv`).
+pub const DEMO_ORDERABLE_COUNT: usize = 10_234;
+
+/// The named demo orderables: id, product code, name.
+const NAMED_ORDERABLES: [(&str, &str, &str); 4] = [
+    ("d602d0c6-4052-456c-8ccd-61b4ad77bece", "C100", "Levora"),
+    ("23819693-0670-4c4b-b400-28e009b86b51", "C200", "Ortho-Novum"),
+    ("2400e410-b8dd-4954-b1c0-80d8a8e785fc", "C1", "Acetylsalicylic Acid"),
+    ("8ef9d4da-b6e5-401c-b433-765a5fd8a0cc", "bcg20", "BCG"),
+];
+
+/// Stock line-item reasons: id, name, type (`CREDIT` or `DEBIT`).
+pub const REASONS: [(&str, &str, &str); 6] = [
+    ("e3fc3cf3-da18-44b0-a220-77c985202e06", "Transfer In", "CREDIT"),
+    ("313f2f5f-0c22-4626-8c49-3554ef763de3", "Receipts", "CREDIT"),
+    ("279d55bd-42e3-438c-a63d-9c021b185dae", "Facility return", "CREDIT"),
+    ("b5c27da7-bdda-4790-925a-9484c5dfb594", "Consumed", "DEBIT"),
+    ("c1fc3cf3-da18-44b0-a220-77c985202e06", "Transfer Out", "DEBIT"),
+    ("5b09202e-b8a7-4f77-9e0e-8156f8efc613", "Damage", "DEBIT"),
+];
+
+/// Monthly processing periods of 2017: id and name (`Jan2017` has its demo id).
+pub fn periods() -> Vec<(String, String)> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    MONTHS
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let id = if i == 0 {
+                "516ac930-0d28-49f5-a178-64764e22b236".to_string()
+            } else {
+                format!("9e0d{i:04x}-2017-4000-8000-00000000{i:04x}")
+            };
+            (id, format!("{m}2017"))
+        })
+        .collect()
+}
+
+/// Every demo orderable as `OrderableDto`, all in the Family Planning program.
+pub fn orderables() -> Vec<Value> {
+    let named = NAMED_ORDERABLES
+        .iter()
+        .map(|(id, code, name)| (id.to_string(), code.to_string(), name.to_string()));
+    let generated = (NAMED_ORDERABLES.len()..DEMO_ORDERABLE_COUNT).map(|n| {
+        (
+            format!("0d{n:06x}-0a1e-4b0d-9c1a-{:012x}", n * 104_729),
+            format!("P{n:05}"),
+            format!("Product {n:05}"),
+        )
+    });
+    named
+        .chain(generated)
+        .map(|(id, code, name)| {
+            json!({"id": id, "productCode": code, "fullProductName": name, "description": name,
+                   "netContent": 84, "packRoundingThreshold": 42, "roundToZero": false,
+                   "dispensable": {"dispensingUnit": "each"},
+                   "programs": [{"programId": PROGRAMS[0].0, "orderableDisplayCategoryId": "15b8ef1f-a5d6-42dd-95bf-bb68a4504e82",
+                                 "orderableCategoryDisplayName": "Oral contraceptives", "orderableCategoryDisplayOrder": 1,
+                                 "active": true, "fullSupply": true, "displayOrder": 1, "dosesPerPatient": 1, "pricePerPack": 5.225}],
+                   "children": [], "identifiers": {}, "extraData": {},
+                   "meta": {"versionNumber": 1, "lastUpdated": "2017-01-01T00:00:00Z"}})
+        })
+        .collect()
+}
+
 /// Every demo facility as `BasicFacilityDto` (what `GET /api/facilities` lists).
 pub fn facilities() -> Vec<Value> {
     let health_center = json!({"id": "ac1d268b-ce10-455f-bf87-9c667da8f060", "code": "health_center", "name": "Health Center", "displayOrder": 1, "active": true});

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -60,4 +60,49 @@ pub(crate) async fn facility(State(world): State<Shared>, Path(id): Path<String>
             &format!("Facility with id {id} not found"),
         ),
     }
+}
+
+/// `GET /api/orderables`: a page, filterable by `exactCode` and `code` (contains) and
+/// `name` (contains, case-insensitive); `exactCode` and `id` may repeat.
+pub(crate) async fn orderables(State(world): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let single: HashMap<String, String> = pairs.iter().cloned().collect();
+    let request = match PageRequest::from_query(&single, "referenceData") {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let all = |key: &str| {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    let (exact, ids) = (all("exactCode"), all("id"));
+    let code = single.get("code");
+    let name = single.get("name").map(|n| n.to_lowercase());
+    let world = world.lock().expect("world");
+    let matching: Vec<_> = world
+        .orderables
+        .iter()
+        .filter(|o| {
+            exact.is_empty()
+                || exact
+                    .iter()
+                    .any(|c| o["productCode"].as_str().is_some_and(|p| p.eq_ignore_ascii_case(c)))
+        })
+        .filter(|o| ids.is_empty() || ids.iter().any(|id| o["id"] == *id))
+        .filter(|o| code.is_none_or(|c| o["productCode"].as_str().is_some_and(|p| p.contains(c.as_str()))))
+        .filter(|o| {
+            name.as_ref().is_none_or(|n| {
+                o["fullProductName"]
+                    .as_str()
+                    .is_some_and(|v| v.to_lowercase().contains(n.as_str()))
+            })
+        })
+        .cloned()
+        .collect();
+    Json(request.page(&matching)).into_response()
 }
