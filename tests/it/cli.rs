@@ -3,9 +3,7 @@ use std::process::Output;
 use serde_json::{Value, json};
 use simulators::openlmis::Simulator;
 
-use crate::util::{
-    CANARY_PASSWORD, assert_no_canary, canary_configuration, canary_simulator, cli, write_json,
-};
+use crate::util::{CANARY_PASSWORD, assert_no_canary, canary_configuration, canary_simulator, cli, write_json};
 
 const FAMILY_PLANNING: &str = "dce17f2e-af3e-40ad-8e00-3496adef44c3";
 const LEVORA: &str = "d602d0c6-4052-456c-8ccd-61b4ad77bece";
@@ -53,28 +51,17 @@ fn get_then_post_writes_the_next_state_without_configuration_or_secrets() {
         }]}
     ]);
     // --log debug: even the most talkative logs must not leak a secret.
-    let (output, state) = run(
-        &job,
-        &canary_configuration(&sim.base_url()),
-        &["--log", "debug"],
-    );
+    let (output, state) = run(&job, &canary_configuration(&sim.base_url()), &["--log", "debug"]);
     assert!(output.status.success(), "{}", stderr(&output));
 
     assert!(state.get("configuration").is_none());
     let event_id = state["data"].as_str().expect("stock event id");
     assert_eq!(state["response"]["statusCode"], 201);
     assert_eq!(state["response"]["method"], "POST");
-    assert_eq!(
-        state["response"]["url"],
-        format!("{}/api/stockEvents", sim.base_url())
-    );
+    assert_eq!(state["response"]["url"], format!("{}/api/stockEvents", sim.base_url()));
     assert!(state["response"].get("body").is_none());
     let references = state["references"].as_array().unwrap();
-    assert_eq!(
-        references.len(),
-        2,
-        "initial data, then the facilities page"
-    );
+    assert_eq!(references.len(), 2, "initial data, then the facilities page");
     assert_eq!(references[1]["content"].as_array().unwrap().len(), 5);
     assert_eq!(references[1]["totalElements"], 2734);
 
@@ -87,23 +74,13 @@ fn get_then_post_writes_the_next_state_without_configuration_or_secrets() {
     );
 
     let requests = sim.server().requests();
-    let login = requests
-        .iter()
-        .find(|r| r.path == "/api/oauth/token")
-        .expect("a login");
+    let login = requests.iter().find(|r| r.path == "/api/oauth/token").expect("a login");
     assert!(
-        !login
-            .query
-            .clone()
-            .unwrap_or_default()
-            .contains(CANARY_PASSWORD),
+        !login.query.clone().unwrap_or_default().contains(CANARY_PASSWORD),
         "credentials off the URL"
     );
     assert_eq!(
-        requests
-            .iter()
-            .filter(|r| r.path == "/api/oauth/token")
-            .count(),
+        requests.iter().filter(|r| r.path == "/api/oauth/token").count(),
         1,
         "token reused within the job"
     );
@@ -111,9 +88,7 @@ fn get_then_post_writes_the_next_state_without_configuration_or_secrets() {
         requests
             .iter()
             .filter(|r| r.path != "/api/oauth/token")
-            .all(|r| r
-                .header("authorization")
-                .is_some_and(|a| a.starts_with("Bearer ")))
+            .all(|r| r.header("authorization").is_some_and(|a| a.starts_with("Bearer ")))
     );
 }
 
@@ -178,7 +153,7 @@ fn unknown_operation_lists_the_available_ones() {
         error["message"]
             .as_str()
             .unwrap()
-            .contains("available: delete, get, post, put, request"),
+            .contains("available: approveRequisition, authorizeRequisition, batchApproveRequisitions, delete, facilityByCode, get, getAll,"),
         "{error}"
     );
     assert_eq!(error["step"], 1);
@@ -232,10 +207,7 @@ fn wrong_password_is_unauthorized_and_says_so() {
         "{error}"
     );
     assert_eq!(error["details"]["exchange"]["status"], 400);
-    assert_eq!(
-        error["details"]["exchange"]["body"]["error"],
-        "invalid_grant"
-    );
+    assert_eq!(error["details"]["exchange"]["body"]["error"], "invalid_grant");
     assert!(!state.to_string().contains("canary-pass-WRONG"));
 }
 
@@ -249,10 +221,7 @@ fn wrong_client_secret_is_unauthorized_and_says_so() {
     let error = &state["errors"]["job"];
     assert_eq!(error["type"], "unauthorized");
     assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("client credentials"),
+        error["message"].as_str().unwrap().contains("client credentials"),
         "{error}"
     );
     assert_eq!(error["details"]["exchange"]["status"], 401);
@@ -278,9 +247,7 @@ fn not_found_keeps_the_state_reached_so_far() {
     let message = error["message"].as_str().unwrap();
     assert!(
         message.contains("GET to ")
-            && message.contains(
-                "/api/facilities/00000000-0000-0000-0000-000000000000 returned 404: Not Found"
-            ),
+            && message.contains("/api/facilities/00000000-0000-0000-0000-000000000000 returned 404: Not Found"),
         "{message}"
     );
     assert_eq!(
@@ -315,11 +282,7 @@ fn output_goes_to_stdout_without_dash_o() {
     let sim = canary_simulator();
     let dir = tempfile::tempdir().unwrap();
     let job = write_json(dir.path(), "job.json", &json!([{"get": ["programs"]}]));
-    let creds = write_json(
-        dir.path(),
-        "creds.json",
-        &canary_configuration(&sim.base_url()),
-    );
+    let creds = write_json(dir.path(), "creds.json", &canary_configuration(&sim.base_url()));
     let output = cli(
         &[
             "run",

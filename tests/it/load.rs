@@ -23,32 +23,34 @@ fn a_component_importing_the_filesystem_is_refused_at_load() {
 #[test]
 fn the_cli_refuses_it_too_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let job = write_json(
-        dir.path(),
-        "job.json",
-        &json!([{"readFile": ["/etc/passwd"]}]),
-    );
-    let output = cli(
-        &["run", &job, "-a", env!("FS_PROBE_WASM")],
-        &dir.path().join("cache"),
-    );
+    let job = write_json(dir.path(), "job.json", &json!([{"readFile": ["/etc/passwd"]}]));
+    let output = cli(&["run", &job, "-a", env!("FS_PROBE_WASM")], &dir.path().join("cache"));
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("imports wasi:filesystem/"));
 }
 
 #[test]
 fn operations_are_discovered_by_reflection() {
-    let names: Vec<_> = openlmis()
-        .operations()
-        .iter()
-        .map(|o| o.name.as_str())
-        .collect();
-    assert_eq!(names, ["delete", "get", "post", "put", "request"]);
+    let names: Vec<_> = openlmis().operations().iter().map(|o| o.name.as_str()).collect();
+    for name in [
+        "get",
+        "getAll",
+        "post",
+        "put",
+        "delete",
+        "request",
+        "submitStockEvent",
+        "searchRequisitions",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
     let request = openlmis().operation("request").unwrap();
     assert_eq!(request.signature().split('(').next(), Some("request"));
-    assert!(request.signature().starts_with(
-        "request(method: enum { get, post, put, patch, delete, head, options }, path: string"
-    ));
+    assert!(
+        request
+            .signature()
+            .starts_with("request(method: enum { get, post, put, patch, delete, head, options }, path: string")
+    );
 }
 
 #[test]
@@ -57,11 +59,7 @@ fn a_second_run_loads_the_compiled_component_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let job = write_json(dir.path(), "job.json", &json!([{"get": ["programs"]}]));
-    let creds = write_json(
-        dir.path(),
-        "creds.json",
-        &canary_configuration(&sim.base_url()),
-    );
+    let creds = write_json(dir.path(), "creds.json", &canary_configuration(&sim.base_url()));
     let args = [
         "run",
         job.as_str(),
@@ -80,12 +78,6 @@ fn a_second_run_loads_the_compiled_component_from_the_cache() {
     assert_eq!(entries.len(), 1);
     assert!(entries[0].to_string_lossy().ends_with(".cwasm"));
     let second = cli(&args, &cache);
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&second.stderr).contains("loaded compiled component from cache")
-    );
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("loaded compiled component from cache"));
 }

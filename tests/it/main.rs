@@ -14,7 +14,13 @@ mod kit;
 mod limits;
 /// Loading: the import allow-list, reflection, the compiled-component cache.
 mod load;
-/// The OpenLMIS adaptor's operations against the OpenLMIS simulator.
+/// The OpenLMIS adaptor's generic operations, paging and tokens.
 mod openlmis;
 /// The host's network policy, independent of any guest-side URL check.
 mod policy;
+/// OpenLMIS requisitions: the status machine, ETags, idempotency, batch approval.
+mod requisitions;
+/// OpenLMIS retries: which failures, how often, how long.
+mod retries;
+/// OpenLMIS stock events, stock on hand and reference-data lookups.
+mod stock;

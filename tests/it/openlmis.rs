@@ -1,6 +1,10 @@
 use serde_json::json;
 
-use crate::util::{canary_configuration, canary_simulator, openlmis, options, run};
+use crate::util::{canary_configuration, canary_simulator, count, openlmis, options, run, run_err, run_ok};
+
+const FP: &str = "dce17f2e-af3e-40ad-8e00-3496adef44c3";
+const HC02: &str = "176c4276-1fb1-4507-8ad2-cdfba0f47445";
+const JAN_2017: &str = "516ac930-0d28-49f5-a178-64764e22b236";
 
 #[tokio::test]
 async fn base_url_path_prefix_is_kept() {
@@ -103,4 +107,155 @@ async fn a_token_revoked_mid_job_is_renewed_and_the_request_retried_once() {
             "/api/facilities"
         ]
     );
+}
+
+// ---- paging -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_all_walks_more_than_25_pages_to_the_full_data_set() {
+    let sim = canary_simulator();
+    let state = run_ok(&sim, json!([{"getAll": ["facilities", null, {"pageSize": 100}]}])).await;
+    let items = state["data"].as_array().unwrap();
+    assert_eq!(items.len(), simulators::openlmis::DEMO_FACILITY_COUNT);
+    let ids: std::collections::HashSet<_> = items.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), items.len(), "no duplicates");
+    assert_eq!(items[0]["code"], "HC01");
+    assert_eq!(state["response"]["pages"], 28);
+    assert_eq!(count(&sim, "/api/facilities"), 28);
+}
+
+#[tokio::test]
+async fn get_all_stops_at_the_limit() {
+    let sim = canary_simulator();
+    let state = run_ok(
+        &sim,
+        json!([{"getAll": ["orderables", {"query": {"name": "product"}}, {"pageSize": 40, "limit": 90}]}]),
+    )
+    .await;
+    assert_eq!(state["data"].as_array().unwrap().len(), 90);
+    assert_eq!(count(&sim, "/api/orderables"), 3);
+}
+
+#[tokio::test]
+async fn get_all_takes_a_bare_array_whole() {
+    let sim = canary_simulator();
+    let state = run_ok(&sim, json!([{"getAll": ["programs"]}])).await;
+    assert_eq!(state["data"].as_array().unwrap().len(), 6);
+    assert_eq!(count(&sim, "/api/programs"), 1);
+}
+
+#[tokio::test]
+async fn get_all_keeps_items_once_when_the_data_moves_between_pages() {
+    let sim = canary_simulator();
+    // A facility appears at the head of the list after two pages: page 3 then starts
+    // with the last item of page 2 again.
+    sim.add_facility_after(2);
+    let state = run_ok(&sim, json!([{"getAll": ["facilities", null, {"pageSize": 100}]}])).await;
+    let items = state["data"].as_array().unwrap();
+    let ids: std::collections::HashSet<_> = items.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), items.len(), "the repeated facility is kept once");
+    assert_eq!(
+        items.len(),
+        simulators::openlmis::DEMO_FACILITY_COUNT,
+        "every original facility, once"
+    );
+}
+
+// ---- tokens -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_token_that_expires_mid_job_is_replaced_before_the_next_request() {
+    use simulators::openlmis::{Config, Fault, Simulator};
+    let sim = Simulator::with_config(Config {
+        token_ttl: std::time::Duration::from_secs(3),
+        ..crate::util::canary_simulator_config()
+    });
+    // The second request is slow: by the third the token has been idle too long.
+    sim.inject(1, Fault::Delay(std::time::Duration::ZERO));
+    sim.inject(1, Fault::Delay(std::time::Duration::from_millis(3100)));
+    let job =
+        json!([{"get": ["programs"]}, {"get": ["programs"]}, {"get": ["facilities", {"query": {"code": "HC04"}}]}]);
+    let state = run_ok(&sim, job).await;
+    assert_eq!(state["data"]["content"][0]["code"], "HC04");
+    let paths: Vec<_> = sim.server().requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(count(&sim, "/api/oauth/token"), 2, "logged in again: {paths:?}");
+}
+
+#[tokio::test]
+async fn header_only_servers_get_the_token_in_the_header() {
+    use simulators::openlmis::{Config, Simulator};
+    let sim = Simulator::with_config(Config {
+        query_token: false,
+        ..crate::util::canary_simulator_config()
+    });
+    let state = run_ok(&sim, json!([{"get": ["programs"]}])).await;
+    assert_eq!(state["data"].as_array().unwrap().len(), 6);
+    assert!(
+        sim.server()
+            .requests()
+            .iter()
+            .all(|r| !r.query.clone().unwrap_or_default().contains("access_token"))
+    );
+}
+
+// ---- parity: put, delete, options -------------------------------------------------------
+
+#[tokio::test]
+async fn put_and_delete_reach_the_resource_by_path() {
+    let sim = canary_simulator();
+    let first = run_ok(&sim, json!([{"initiateRequisition": [FP, HC02, JAN_2017]}])).await;
+    let id = first["data"]["id"].as_str().unwrap().to_string();
+    let path = format!("requisitions/{id}");
+    let state = run_ok(
+        &sim,
+        json!([{"get": [path]}, {"put": [path, "$.data"]}, {"delete": [path]}]),
+    )
+    .await;
+    assert_eq!(
+        state["references"][2]["id"],
+        id.as_str(),
+        "the PUT answered with the requisition"
+    );
+    assert_eq!(state["response"]["statusCode"], 204);
+    assert_eq!(state["response"]["method"], "DELETE");
+    assert!(state["data"].is_null());
+    assert!(sim.requisition_status(&id).is_none());
+}
+
+#[tokio::test]
+async fn option_headers_are_sent_but_cannot_replace_the_token() {
+    let sim = canary_simulator();
+    let headers = json!({"Authorization": "Bearer stolen", "Accept-Language": "pt"});
+    run_ok(&sim, json!([{"get": ["programs", {"headers": headers}]}])).await;
+    let request = sim
+        .server()
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/programs")
+        .unwrap();
+    assert_eq!(request.header("accept-language"), Some("pt"));
+    assert_ne!(request.header("authorization"), Some("Bearer stolen"));
+}
+
+#[tokio::test]
+async fn parse_as_text_keeps_the_body_as_a_string() {
+    let sim = canary_simulator();
+    let state = run_ok(&sim, json!([{"get": ["programs", {"parseAs": "text"}]}])).await;
+    let text = state["data"].as_str().expect("a string");
+    assert!(text.starts_with('[') && text.contains("PRG001"));
+}
+
+#[tokio::test]
+async fn timeout_bounds_the_wait_for_a_slow_answer() {
+    let sim = canary_simulator();
+    sim.inject(1, simulators::openlmis::Fault::Delay(std::time::Duration::from_secs(3)));
+    let started = std::time::Instant::now();
+    let error = run_err(
+        &sim,
+        json!([{"get": ["programs", {"timeout": 300, "retry": {"attempts": 0}}]}]),
+    )
+    .await;
+    assert_eq!(error["type"], "transport");
+    assert!(error["message"].as_str().unwrap().contains("timed out"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
 }

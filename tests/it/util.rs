@@ -16,7 +16,15 @@ pub const CANARIES: [&str; 4] = [CANARY_USER, CANARY_PASSWORD, CANARY_CLIENT, CA
 /// The one host of this test process (one engine per process, as in production).
 pub fn host() -> &'static Host {
     static HOST: OnceLock<Host> = OnceLock::new();
-    HOST.get_or_init(|| Host::new(HostOptions::default()).expect("host"))
+    HOST.get_or_init(|| {
+        // Host and adaptor logs (warnings by default, RUST_LOG to change), shown with
+        // the output of a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        Host::new(HostOptions::default()).expect("host")
+    })
 }
 
 /// The built-in OpenLMIS adaptor, loaded once.
@@ -33,7 +41,12 @@ pub fn probe() -> &'static Adaptor {
 
 /// An OpenLMIS simulator that knows only the canary user and client.
 pub fn canary_simulator() -> Simulator {
-    Simulator::with_config(Config {
+    Simulator::with_config(canary_simulator_config())
+}
+
+/// The configuration of [`canary_simulator`], to adjust before starting one.
+pub fn canary_simulator_config() -> Config {
+    Config {
         users: vec![(CANARY_USER.into(), CANARY_PASSWORD.into())],
         clients: vec![Client {
             id: CANARY_CLIENT.into(),
@@ -41,7 +54,7 @@ pub fn canary_simulator() -> Simulator {
             grants: vec!["password".into()],
         }],
         ..Config::default()
-    })
+    }
 }
 
 /// The seed-shaped configuration for `sim`, with the canary credentials.
@@ -92,4 +105,41 @@ pub fn write_json(dir: &Path, name: &str, value: &Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).expect("writing a test file");
     path.display().to_string()
+}
+
+/// Runs `job` with the OpenLMIS adaptor and the canary configuration for `sim`, and
+/// returns the output state after checking that it succeeded.
+pub async fn run_ok(sim: &Simulator, job: Value) -> Value {
+    let outcome = run(
+        openlmis(),
+        &job.to_string(),
+        canary_configuration(&sim.base_url()),
+        &options(),
+    )
+    .await;
+    assert!(
+        outcome.error.is_none(),
+        "{:?}\n{}",
+        outcome.error,
+        outcome.state["errors"]
+    );
+    outcome.state
+}
+
+/// Like [`run_ok`], for a job that must fail: returns `errors.test` of the output.
+pub async fn run_err(sim: &Simulator, job: Value) -> Value {
+    let outcome = run(
+        openlmis(),
+        &job.to_string(),
+        canary_configuration(&sim.base_url()),
+        &options(),
+    )
+    .await;
+    assert!(outcome.error.is_some(), "expected a failure: {}", outcome.state);
+    outcome.state["errors"]["test"].clone()
+}
+
+/// How many requests `sim` received for `path`.
+pub fn count(sim: &Simulator, path: &str) -> usize {
+    sim.server().requests().iter().filter(|r| r.path == path).count()
 }
