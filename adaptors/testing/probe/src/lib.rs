@@ -26,7 +26,7 @@ impl Guest for Probe {
     }
 
     fn fetch(state: String, url: String) -> Result<String, Error> {
-        let response = get(&url)?.send().map_err(|e| error::transport(e.0))?;
+        let response = get(&url)?.send().map_err(|e| error::transport(e.message))?;
         let body = kit::request::parse_json_or_text(&response.body);
         with_data(&state, json!({ "status": response.status, "body": body }))
     }
@@ -39,7 +39,7 @@ impl Guest for Probe {
             match request.send() {
                 Ok(r) if r.status == 200 => ok += 1,
                 Ok(r) => failures.push(format!("status {}", r.status)),
-                Err(e) => failures.push(e.0),
+                Err(e) => failures.push(e.message),
             }
         }
         with_data(&state, json!({ "ok": ok, "failures": failures }))
@@ -62,8 +62,7 @@ impl Guest for Probe {
 export!(Probe);
 
 fn get(url: &str) -> Result<Request, Error> {
-    let url =
-        kit::url::Url::parse(url).map_err(|e| error::invalid_argument(format!("bad url: {e}")))?;
+    let url = kit::url::Url::parse(url).map_err(|e| error::invalid_argument(format!("bad url: {e}")))?;
     Ok(Request::new(Method::Get, url))
 }
 
