@@ -16,7 +16,7 @@ fn limit_of(error: Option<Error>) -> Limit {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_limit_stops_the_job_and_the_host_runs_the_next_one() {
     let limits = Limits {
         memory_bytes: 32 << 20,
@@ -35,7 +35,7 @@ async fn memory_limit_stops_the_job_and_the_host_runs_the_next_one() {
     assert_eq!(next.state["data"]["allocated"], 4 << 20);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpu_limit_stops_a_busy_loop() {
     let limits = Limits {
         cpu_time: Duration::from_millis(300),
@@ -56,7 +56,7 @@ async fn cpu_limit_stops_a_busy_loop() {
     assert!(next.error.is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_time_limit_stops_a_busy_loop_before_its_cpu_limit() {
     let limits = Limits {
         wall_time: Duration::from_millis(400),
@@ -66,7 +66,7 @@ async fn wall_time_limit_stops_a_busy_loop_before_its_cpu_limit() {
     assert_eq!(limit_of(outcome.error), Limit::WallTime(Duration::from_millis(400)));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_time_limit_stops_a_job_waiting_on_a_server_that_never_answers() {
     // Accepts connections and never answers: the guest sits in a host call, where
     // epoch interruption cannot reach it; the outer time-out must.
@@ -84,7 +84,7 @@ async fn wall_time_limit_stops_a_job_waiting_on_a_server_that_never_answers() {
     drop(listener);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_limit_refuses_requests_past_it() {
     let server = simulators::Running::start(axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" })));
     let url = format!("{}/ok", server.url());
@@ -99,7 +99,7 @@ async fn request_limit_refuses_requests_past_it() {
     assert_eq!(server.requests().len(), 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn response_size_limit_cuts_off_large_bodies() {
     let big = "x".repeat(200_000);
     let server =
@@ -114,7 +114,7 @@ async fn response_size_limit_cuts_off_large_bodies() {
     assert_eq!(limit_of(outcome.error), Limit::ResponseBytes(64 << 10));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_volume_limit_stops_a_chatty_adaptor() {
     let limits = Limits {
         log_bytes: 10_000,

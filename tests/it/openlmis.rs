@@ -6,7 +6,7 @@ const FP: &str = "dce17f2e-af3e-40ad-8e00-3496adef44c3";
 const HC02: &str = "176c4276-1fb1-4507-8ad2-cdfba0f47445";
 const JAN_2017: &str = "516ac930-0d28-49f5-a178-64764e22b236";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_url_path_prefix_is_kept() {
     let sim = canary_simulator();
     // A gateway that serves OpenLMIS under /openlmis is simulated by pointing the base
@@ -18,7 +18,7 @@ async fn base_url_path_prefix_is_kept() {
     assert!(outcome.error.is_some());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_token_in_configuration_skips_login() {
     let sim = canary_simulator();
     // Log in once to obtain a token, then run a job that is given only the token.
@@ -52,7 +52,7 @@ async fn access_token_in_configuration_skips_login() {
     assert_eq!(after, ["/api/facilities"], "no login");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_without_size_is_rejected_as_the_server_does() {
     let sim = canary_simulator();
     let job = r#"[{"get": ["facilities", {"query": {"page": 1}}]}]"#;
@@ -65,7 +65,7 @@ async fn page_without_size_is_rejected_as_the_server_does() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_option_accepts_a_status_as_data() {
     let sim = canary_simulator();
     let job = r#"[{"get": ["facilities/nope", {"errors": {"404": false}}]}]"#;
@@ -78,7 +78,7 @@ async fn errors_option_accepts_a_status_as_data() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_takes_the_method_in_any_case() {
     let sim = canary_simulator();
     let job =
@@ -88,7 +88,7 @@ async fn request_takes_the_method_in_any_case() {
     assert_eq!(outcome.state["data"][0]["name"], "EPI");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_revoked_mid_job_is_renewed_and_the_request_retried_once() {
     let sim = canary_simulator();
     sim.revoke_all_tokens_after(1);
@@ -111,7 +111,7 @@ async fn a_token_revoked_mid_job_is_renewed_and_the_request_retried_once() {
 
 // ---- paging -------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_all_walks_more_than_25_pages_to_the_full_data_set() {
     let sim = canary_simulator();
     let state = run_ok(&sim, json!([{"getAll": ["facilities", null, {"pageSize": 100}]}])).await;
@@ -124,7 +124,7 @@ async fn get_all_walks_more_than_25_pages_to_the_full_data_set() {
     assert_eq!(count(&sim, "/api/facilities"), 28);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_all_stops_at_the_limit() {
     let sim = canary_simulator();
     let state = run_ok(
@@ -136,7 +136,7 @@ async fn get_all_stops_at_the_limit() {
     assert_eq!(count(&sim, "/api/orderables"), 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_all_takes_a_bare_array_whole() {
     let sim = canary_simulator();
     let state = run_ok(&sim, json!([{"getAll": ["programs"]}])).await;
@@ -144,7 +144,7 @@ async fn get_all_takes_a_bare_array_whole() {
     assert_eq!(count(&sim, "/api/programs"), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_all_keeps_items_once_when_the_data_moves_between_pages() {
     let sim = canary_simulator();
     // A facility appears at the head of the list after two pages: page 3 then starts
@@ -163,7 +163,7 @@ async fn get_all_keeps_items_once_when_the_data_moves_between_pages() {
 
 // ---- tokens -------------------------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_expires_mid_job_is_replaced_before_the_next_request() {
     use simulators::openlmis::{Config, Fault, Simulator};
     let sim = Simulator::with_config(Config {
@@ -181,7 +181,7 @@ async fn a_token_that_expires_mid_job_is_replaced_before_the_next_request() {
     assert_eq!(count(&sim, "/api/oauth/token"), 2, "logged in again: {paths:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_only_servers_get_the_token_in_the_header() {
     use simulators::openlmis::{Config, Simulator};
     let sim = Simulator::with_config(Config {
@@ -200,7 +200,7 @@ async fn header_only_servers_get_the_token_in_the_header() {
 
 // ---- parity: put, delete, options -------------------------------------------------------
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn put_and_delete_reach_the_resource_by_path() {
     let sim = canary_simulator();
     let first = run_ok(&sim, json!([{"initiateRequisition": [FP, HC02, JAN_2017]}])).await;
@@ -222,7 +222,7 @@ async fn put_and_delete_reach_the_resource_by_path() {
     assert!(sim.requisition_status(&id).is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn option_headers_are_sent_but_cannot_replace_the_token() {
     let sim = canary_simulator();
     let headers = json!({"Authorization": "Bearer stolen", "Accept-Language": "pt"});
@@ -237,7 +237,7 @@ async fn option_headers_are_sent_but_cannot_replace_the_token() {
     assert_ne!(request.header("authorization"), Some("Bearer stolen"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parse_as_text_keeps_the_body_as_a_string() {
     let sim = canary_simulator();
     let state = run_ok(&sim, json!([{"get": ["programs", {"parseAs": "text"}]}])).await;
@@ -245,7 +245,7 @@ async fn parse_as_text_keeps_the_body_as_a_string() {
     assert!(text.starts_with('[') && text.contains("PRG001"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_bounds_the_wait_for_a_slow_answer() {
     let sim = canary_simulator();
     sim.inject(1, simulators::openlmis::Fault::Delay(std::time::Duration::from_secs(3)));

@@ -7,7 +7,7 @@ fn ok_server() -> simulators::Running {
     simulators::Running::start(axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" })))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_host_denies_an_origin_the_configuration_does_not_name() {
     let allowed = ok_server();
     let other = ok_server();
@@ -29,7 +29,7 @@ async fn the_host_denies_an_origin_the_configuration_does_not_name() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_request_passes_when_the_configuration_names_the_origin() {
     let server = ok_server();
     let job = json!([{"fetch": [format!("{}/ok", server.url())]}]).to_string();
@@ -39,7 +39,7 @@ async fn the_same_request_passes_when_the_configuration_names_the_origin() {
     assert_eq!(server.requests().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_host_rules_open_an_origin_explicitly() {
     let server = ok_server();
     let rule: AllowRule = server.url().parse().unwrap();
@@ -57,7 +57,7 @@ async fn allow_host_rules_open_an_origin_explicitly() {
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_different_port_on_the_same_host_is_denied() {
     let allowed = ok_server();
     let other = ok_server();
@@ -71,7 +71,7 @@ async fn a_different_port_on_the_same_host_is_denied() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openlmis_adaptor_refuses_absolute_urls_itself() {
     let sim = canary_simulator();
     let other = ok_server();

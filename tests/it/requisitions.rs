@@ -8,7 +8,7 @@ const NANDUMBO: &str = "176c4276-1fb1-4507-8ad2-cdfba0f47445";
 const COMFORT: &str = "e6799d64-d10d-4011-b8c2-0e4d4a3f65ce";
 const JAN_2017: &str = "516ac930-0d28-49f5-a178-64764e22b236";
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_requisition_goes_from_initiated_to_approved() {
     let sim = canary_simulator();
     let state = run_ok(
@@ -28,7 +28,7 @@ async fn a_requisition_goes_from_initiated_to_approved() {
     assert_eq!(state["references"][2]["status"], "SUBMITTED");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submitting_an_epi_requisition_skips_authorization() {
     let sim = canary_simulator();
     let state = run_ok(
@@ -39,7 +39,7 @@ async fn submitting_an_epi_requisition_skips_authorization() {
     assert_eq!(state["data"]["status"], "AUTHORIZED");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_requisition_for_the_same_period_is_refused() {
     let sim = canary_simulator();
     let initiate = json!({"initiateRequisition": [FAMILY_PLANNING, NANDUMBO, JAN_2017]});
@@ -49,7 +49,7 @@ async fn a_second_requisition_for_the_same_period_is_refused() {
     assert_eq!(error["details"]["body"]["messageKey"], "requisition.error.duplication");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_in_the_wrong_status_fails_with_the_servers_message() {
     let sim = canary_simulator();
     let error = run_err(
@@ -72,7 +72,7 @@ async fn an_action_in_the_wrong_status_fails_with_the_servers_message() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_idempotency_key_is_a_conflict_and_a_bad_one_is_refused() {
     let sim = canary_simulator();
     let key = "6f1c2b7e-8a43-4c1e-9d2f-3b5a7c9e1d20";
@@ -101,7 +101,7 @@ async fn a_reused_idempotency_key_is_a_conflict_and_a_bad_one_is_refused() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_send_the_last_etag_and_a_stale_one_is_a_409() {
     let sim = canary_simulator();
     let state = run_ok(
@@ -150,7 +150,7 @@ async fn updates_send_the_last_etag_and_a_stale_one_is_a_409() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn if_match_auto_without_a_read_is_refused_before_sending() {
     let sim = canary_simulator();
     let error = run_err(&sim, json!([{"put": ["requisitions/x", {}, {"ifMatch": "auto"}]}])).await;
@@ -159,7 +159,7 @@ async fn if_match_auto_without_a_read_is_refused_before_sending() {
     assert_eq!(count(&sim, "/api/requisitions/x"), 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_filters_by_status_and_rejection_sends_a_requisition_back() {
     let sim = canary_simulator();
     let state = run_ok(
@@ -186,7 +186,7 @@ async fn search_filters_by_status_and_rejection_sends_a_requisition_back() {
     assert_eq!(state["response"]["pages"], 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_approval_reports_each_failure_without_failing_the_job() {
     let sim = canary_simulator();
     let state = run_ok(

@@ -11,7 +11,7 @@ fn fast() -> serde_json::Value {
     serde_json::from_str(FAST).unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_is_retried_through_gateway_errors() {
     let sim = canary_simulator();
     sim.fail_next(1, 503);
@@ -21,7 +21,7 @@ async fn a_get_is_retried_through_gateway_errors() {
     assert_eq!(count(&sim, "/api/programs"), 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured() {
     let sim = canary_simulator();
     sim.inject(1, Fault::TooManyRequests { retry_after: 1 });
@@ -35,7 +35,7 @@ async fn retry_after_is_honoured() {
     assert_eq!(count(&sim, "/api/programs"), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_reset_mid_response_is_retried() {
     let sim = canary_simulator();
     sim.inject(1, Fault::Reset);
@@ -48,7 +48,7 @@ async fn a_connection_reset_mid_response_is_retried() {
     assert_eq!(count(&sim, "/api/facilities"), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_stop_at_their_bound_with_the_last_error() {
     let sim = canary_simulator();
     sim.fail_next(10, 503);
@@ -61,7 +61,7 @@ async fn retries_stop_at_their_bound_with_the_last_error() {
     assert_eq!(count(&sim, "/api/programs"), 3, "the first attempt and two retries");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_stop_when_the_time_budget_would_be_passed() {
     let sim = canary_simulator();
     sim.inject(5, Fault::TooManyRequests { retry_after: 5 });
@@ -72,7 +72,7 @@ async fn retries_stop_when_the_time_budget_would_be_passed() {
     assert_eq!(count(&sim, "/api/programs"), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_is_retried_only_with_an_idempotency_key() {
     let sim = canary_simulator();
     sim.fail_next(1, 503);
@@ -94,7 +94,7 @@ async fn a_post_is_retried_only_with_an_idempotency_key() {
     assert_eq!(count(&sim, "/api/stockEvents"), 3);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_errors_and_500s_are_not_retried() {
     let sim = canary_simulator();
     run_err(&sim, json!([{"get": ["facilities/nope", {"retry": fast()}]}])).await;

@@ -12,7 +12,7 @@ fn event(facility: &str, reason: &str, quantity: i64, date: &str) -> serde_json:
            "lineItems": [{"orderableId": LEVORA, "reasonId": reason, "quantity": quantity, "occurredDate": date}]})
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_events_change_stock_on_hand_seen_in_the_summaries() {
     let sim = canary_simulator();
     let state = run_ok(
@@ -36,7 +36,7 @@ async fn stock_events_change_stock_on_hand_seen_in_the_summaries() {
     assert_eq!(sim.stock_events().len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_that_would_take_stock_below_zero_is_refused() {
     let sim = canary_simulator();
     let hc01 = "e6799d64-d10d-4011-b8c2-0e4d4a3f65ce";
@@ -56,7 +56,7 @@ async fn an_event_that_would_take_stock_below_zero_is_refused() {
     assert_eq!(sim.stock_on_hand(hc01, FAMILY_PLANNING, LEVORA), Some(5));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_in_the_future_is_refused() {
     let sim = canary_simulator();
     let error = run_err(
@@ -70,7 +70,7 @@ async fn an_event_in_the_future_is_refused() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_data_is_looked_up_by_code() {
     let sim = canary_simulator();
     let state = run_ok(

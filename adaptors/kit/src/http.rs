@@ -88,11 +88,19 @@ impl Request {
         };
         let refuse = |what: &str| fail((what.to_string(), false));
 
-        let fields: Vec<(String, Vec<u8>)> = self
+        let mut fields: Vec<(String, Vec<u8>)> = self
             .headers
             .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("content-length"))
             .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
             .collect();
+        // Always say how long the body is. Without it a bodyless POST goes out chunked;
+        // a server that answers without reading the final empty chunk then closes with
+        // unread data, the kernel resets the connection, and the answer can be lost.
+        let length = self.body.as_ref().map_or(0, Vec::len);
+        if length > 0 || matches!(self.method, Method::Post | Method::Put | Method::Patch) {
+            fields.push(("content-length".into(), length.to_string().into_bytes()));
+        }
         let headers = Fields::from_list(&fields).map_err(|e| {
             refuse(&format!(
                 "a request header was refused ({e:?}); check the header names in the options"

@@ -31,8 +31,16 @@ impl Guest for Probe {
         with_data(&state, json!({ "status": response.status, "body": body }))
     }
 
-    fn fetch_many(state: String, url: String, count: u32) -> Result<String, Error> {
-        let request = get(&url)?;
+    fn fetch_many(
+        state: String,
+        url: String,
+        count: u32,
+        method: Option<Method>,
+        body: Option<String>,
+    ) -> Result<String, Error> {
+        let mut request = get(&url)?;
+        request.method = method.unwrap_or(Method::Get);
+        request.body = body.map(String::into_bytes);
         let mut ok = 0;
         let mut failures = Vec::new();
         for _ in 0..count {
