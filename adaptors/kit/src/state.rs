@@ -92,7 +92,7 @@ impl State {
 
     /// The state as JSON text.
     pub fn to_json(&self) -> String {
-        Value::Object(self.0.clone()).to_string()
+        serde_json::to_string(&self.0).expect("JSON values serialize")
     }
 }
 

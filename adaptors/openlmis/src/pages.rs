@@ -49,8 +49,8 @@ pub fn get_all(
                 items = all;
                 true
             }
-            Value::Object(ref page_body) => {
-                let Some(Value::Array(content)) = page_body.get("content") else {
+            Value::Object(mut page_body) => {
+                let Some(Value::Array(content)) = page_body.remove("content") else {
                     return Err(error::parse(format!(
                         "{} returned neither a page (with content) nor an array",
                         call.request.url
@@ -69,17 +69,18 @@ pub fn get_all(
                     Some(_) => {}
                 }
                 let mut repeated = 0;
+                let received = content.len();
                 for item in content {
                     match item.get("id").and_then(Value::as_str) {
                         Some(id) if !seen.insert(id.to_string()) => repeated += 1,
-                        _ => items.push(item.clone()),
+                        _ => items.push(item),
                     }
                 }
                 let total_pages = page_body.get("totalPages").and_then(Value::as_u64).unwrap_or(0);
                 kit::log::info(&format!(
                     "page {} of {total_pages}: {} items{} ({} so far)",
                     page + 1,
-                    content.len(),
+                    received,
                     if repeated > 0 {
                         format!(", {repeated} repeated")
                     } else {
@@ -87,7 +88,7 @@ pub fn get_all(
                     },
                     items.len()
                 ));
-                content.is_empty()
+                received == 0
                     || page_body.get("last").and_then(Value::as_bool).unwrap_or(false)
                     || u64::from(page) + 1 >= total_pages
             }

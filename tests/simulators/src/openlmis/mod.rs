@@ -230,7 +230,9 @@ fn router(world: Shared) -> Router {
         .route("/api/requisitions/search", get(requisitions::search))
         .route(
             "/api/requisitions/{id}",
-            get(requisitions::get).put(requisitions::update).delete(requisitions::delete),
+            get(requisitions::get)
+                .put(requisitions::update)
+                .delete(requisitions::delete),
         )
         .route("/api/requisitions/{id}/submit", post(requisitions::submit))
         .route("/api/requisitions/{id}/authorize", post(requisitions::authorize))

@@ -54,13 +54,14 @@ impl PageRequest {
         }
     }
 
-    /// The Spring `Page` body for `items` (already filtered).
-    pub(crate) fn page(&self, items: &[Value]) -> Value {
+    /// The Spring `Page` body for `items` (already filtered); only the requested page's
+    /// items are copied.
+    pub(crate) fn page<T: std::borrow::Borrow<Value>>(&self, items: &[T]) -> Value {
         let total = items.len();
         let size = self.size.unwrap_or(i32::MAX as usize);
         let start = self.page.saturating_mul(size).min(total);
         let end = start.saturating_add(size).min(total);
-        let content = &items[start..end];
+        let content: Vec<&Value> = items[start..end].iter().map(|v| v.borrow()).collect();
         let total_pages = if total == 0 { 0 } else { total.div_ceil(size) };
         json!({
             "content": content,

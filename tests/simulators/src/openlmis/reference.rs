@@ -44,8 +44,7 @@ pub(crate) async fn facilities(State(world): State<Shared>, Query(query): Query<
                     .is_some_and(|v| v.to_lowercase().contains(n.as_str()))
             })
         })
-        .cloned()
-        .collect();
+        .collect::<Vec<_>>();
     Json(request.page(&matching)).into_response()
 }
 
@@ -102,7 +101,6 @@ pub(crate) async fn orderables(State(world): State<Shared>, RawQuery(raw): RawQu
                     .is_some_and(|v| v.to_lowercase().contains(n.as_str()))
             })
         })
-        .cloned()
-        .collect();
+        .collect::<Vec<_>>();
     Json(request.page(&matching)).into_response()
 }
