@@ -8,6 +8,8 @@ mod util;
 
 /// `adaptor-host run` end to end: output state, exit codes, secrets, bad input.
 mod cli;
+/// `adaptor-host demo`: every example job, end to end.
+mod examples;
 /// The guest kit's HTTP client under sustained sequential load.
 mod kit;
 /// The sandbox's limits: memory, CPU, wall time, requests, response size, logs.

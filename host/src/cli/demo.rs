@@ -9,12 +9,20 @@ use simulators::openlmis::Simulator;
 use super::{BAD_INPUT, JOB_FAILED, report};
 
 /// The examples the demo runs: adaptor, job file name, job, credentials.
-const EXAMPLES: [(&str, &str, &str, &str); 1] = [(
-    "openlmis",
-    "examples/openlmis/facilities-and-stock.json",
-    include_str!("../../../examples/openlmis/facilities-and-stock.json"),
-    include_str!("../../../examples/openlmis/credentials.json"),
-)];
+const EXAMPLES: [(&str, &str, &str, &str); 2] = [
+    (
+        "openlmis",
+        "examples/openlmis/facilities-and-stock.json",
+        include_str!("../../../examples/openlmis/facilities-and-stock.json"),
+        include_str!("../../../examples/openlmis/credentials.json"),
+    ),
+    (
+        "openlmis",
+        "examples/openlmis/requisition-workflow.json",
+        include_str!("../../../examples/openlmis/requisition-workflow.json"),
+        include_str!("../../../examples/openlmis/credentials.json"),
+    ),
+];
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {}
