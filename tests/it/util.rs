@@ -107,16 +107,21 @@ pub fn write_json(dir: &Path, name: &str, value: &Value) -> String {
     path.display().to_string()
 }
 
-/// Runs `job` with the OpenLMIS adaptor and the canary configuration for `sim`, and
-/// returns the output state after checking that it succeeded.
-pub async fn run_ok(sim: &Simulator, job: Value) -> Value {
-    let outcome = run(
+/// Runs `job` with the OpenLMIS adaptor and the canary configuration for `sim`.
+async fn run_openlmis(sim: &Simulator, job: Value) -> Outcome {
+    run(
         openlmis(),
         &job.to_string(),
         canary_configuration(&sim.base_url()),
         &options(),
     )
-    .await;
+    .await
+}
+
+/// Runs `job` like [`run_openlmis`] and returns the output state after checking that
+/// it succeeded.
+pub async fn run_ok(sim: &Simulator, job: Value) -> Value {
+    let outcome = run_openlmis(sim, job).await;
     assert!(
         outcome.error.is_none(),
         "{:?}\n{}",
@@ -128,13 +133,7 @@ pub async fn run_ok(sim: &Simulator, job: Value) -> Value {
 
 /// Like [`run_ok`], for a job that must fail: returns `errors.test` of the output.
 pub async fn run_err(sim: &Simulator, job: Value) -> Value {
-    let outcome = run(
-        openlmis(),
-        &job.to_string(),
-        canary_configuration(&sim.base_url()),
-        &options(),
-    )
-    .await;
+    let outcome = run_openlmis(sim, job).await;
     assert!(outcome.error.is_some(), "expected a failure: {}", outcome.state);
     outcome.state["errors"]["test"].clone()
 }

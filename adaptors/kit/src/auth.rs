@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::http::Response;
+use crate::request::Call;
 
 /// Renew a token this long before the server says it expires (or after three
 /// quarters of its life, for short-lived tokens).
@@ -69,4 +71,53 @@ pub fn basic(user: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
+}
+
+/// How an adaptor authenticates: a bearer token, and whether it can get a new one.
+pub trait Login {
+    /// A bearer token: a configured one, the cached one, or a fresh one.
+    fn token(&self) -> Result<String, Error>;
+    /// Whether the adaptor obtains tokens itself (and so can obtain another).
+    fn can_renew(&self) -> bool;
+    /// Drops the cached token after the server rejected it.
+    fn forget(&self);
+}
+
+/// Sends `call` with a bearer token from `login`. When the server rejects the token
+/// (`rejected` says so: a 401, or an API's own way) and `login` can renew it, the
+/// token is dropped, renewed and the request sent once more.
+pub fn send_with_token(
+    call: &mut Call,
+    login: &impl Login,
+    rejected: impl Fn(&Response) -> bool,
+) -> Result<(Response, Duration), Error> {
+    call.set_header("authorization", &format!("Bearer {}", login.token()?));
+    let (response, duration) = call.exchange()?;
+    if !rejected(&response) || !login.can_renew() {
+        return Ok((response, duration));
+    }
+    crate::log::info("the server rejected the token; getting a new one and retrying once");
+    login.forget();
+    call.set_header("authorization", &format!("Bearer {}", login.token()?));
+    call.exchange()
+}
+
+/// The expiry (`exp`, seconds since the Unix epoch) of a JWT, read without checking
+/// its signature: the server checks it, the client only needs to know when to renew.
+pub fn jwt_expiry(token: &str) -> Option<u64> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("exp")?.as_u64()
+}
+
+/// Seconds from now until `exp` (seconds since the Unix epoch); 0 if it has passed.
+pub fn seconds_until(exp: u64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    exp.saturating_sub(now)
 }

@@ -29,6 +29,12 @@ pub mod wit;
 pub use error::Error;
 pub use state::State;
 
+/// Runs one operation: parses the state JSON, applies `operation`, and returns the
+/// next state as JSON text.
+pub fn operation(state: &str, operation: impl FnOnce(State) -> Result<State, Error>) -> Result<String, Error> {
+    Ok(operation(State::parse(state)?)?.to_json())
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use wasip2;

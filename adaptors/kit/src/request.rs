@@ -30,6 +30,8 @@ pub struct Call {
     pub accepted: Vec<u16>,
     /// How to retry.
     pub retry: retry::Policy,
+    /// Leave the query string out of errors and `response.url` (it carries credentials).
+    pub hide_query: bool,
 }
 
 /// `If-Match: auto`: the ETag of this job's last GET of the same URL.
@@ -93,6 +95,7 @@ impl Call {
             parse_as,
             accepted,
             retry,
+            hide_query: false,
         })
     }
 
@@ -125,7 +128,7 @@ impl Call {
         }
         let data = self.parse_body(&response)?;
         let summary = ResponseSummary {
-            url: self.request.url.to_string(),
+            url: self.shown_url(),
             method: http::method_name(&self.request.method).to_string(),
             status: response.status,
             headers: response.headers,
@@ -141,6 +144,16 @@ impl Call {
         self.finish(state, response, duration)
     }
 
+    /// The request URL as errors and state show it: without the query when it carries
+    /// credentials.
+    pub fn shown_url(&self) -> String {
+        let mut url = self.request.url.clone();
+        if self.hide_query {
+            url.set_query(None);
+        }
+        url.to_string()
+    }
+
     /// The `http-failure` record describing `response` to this call.
     pub fn failure(&self, response: &Response) -> HttpFailure {
         let body = match parse_json_or_text(&response.body) {
@@ -149,7 +162,7 @@ impl Call {
         };
         HttpFailure {
             method: http::method_name(&self.request.method).to_string(),
-            url: self.request.url.to_string(),
+            url: self.shown_url(),
             status: response.status,
             status_text: http::reason(response.status).to_string(),
             body,

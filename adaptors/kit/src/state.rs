@@ -51,20 +51,14 @@ impl State {
     /// The next state after an HTTP exchange, as OpenFn's `composeNextState`: `data`
     /// becomes `data`, the previous `data` is appended to `references`, and `response`
     /// describes the exchange.
-    pub fn next(mut self, data: Value, response: &ResponseSummary) -> State {
-        let previous = self.0.remove("data").unwrap_or(Value::Null);
-        let references = self.0.entry("references").or_insert_with(|| json!([]));
-        match references {
-            Value::Array(items) => items.push(previous),
-            other => *other = json!([other.take(), previous]),
-        }
-        self.0.insert("data".into(), data);
+    pub fn next(self, data: Value, response: &ResponseSummary) -> State {
+        let mut next = self.with_data(data);
         let headers: Map<String, Value> = response
             .headers
             .iter()
             .map(|(n, v)| (n.clone(), Value::String(v.clone())))
             .collect();
-        self.0.insert(
+        next.0.insert(
             "response".into(),
             json!({
                 "url": response.url,
@@ -75,6 +69,19 @@ impl State {
                 "duration": response.duration_ms,
             }),
         );
+        next
+    }
+
+    /// The next state without an HTTP exchange: `data` becomes `data` and the previous
+    /// `data` is appended to `references` (OpenFn's `composeNextState`).
+    pub fn with_data(mut self, data: Value) -> State {
+        let previous = self.0.remove("data").unwrap_or(Value::Null);
+        let references = self.0.entry("references").or_insert_with(|| json!([]));
+        match references {
+            Value::Array(items) => items.push(previous),
+            other => *other = json!([other.take(), previous]),
+        }
+        self.0.insert("data".into(), data);
         self
     }
 
@@ -101,6 +108,11 @@ impl State {
 pub struct Configuration<'a>(&'a Map<String, Value>);
 
 impl<'a> Configuration<'a> {
+    /// The raw value of a field, if present.
+    pub fn value(&self, field: &str) -> Option<&'a Value> {
+        self.0.get(field)
+    }
+
     /// A non-empty string field, or `None` when it is absent, null or empty.
     pub fn optional(&self, field: &str) -> Result<Option<&'a str>, Error> {
         match self.0.get(field) {

@@ -19,11 +19,12 @@ impl Api {
     /// Parses `state`, reads the server from its configuration, runs `operation` and
     /// returns the next state as JSON text.
     pub fn run(state: &str, operation: impl FnOnce(&Api, State) -> Result<State, Error>) -> Result<String, Error> {
-        let state = State::parse(state)?;
-        let api = Api {
-            server: Server::from_configuration(&state)?,
-        };
-        Ok(operation(&api, state)?.to_json())
+        kit::operation(state, |state| {
+            let api = Api {
+                server: Server::from_configuration(&state)?,
+            };
+            operation(&api, state)
+        })
     }
 
     /// `{baseUrl}/api/{path}`.
@@ -51,19 +52,10 @@ impl Api {
         Ok(call)
     }
 
-    /// Sends `call` with a bearer token. A token the server rejects with 401 is
-    /// dropped and, when the adaptor logged in itself, the login and the request are
-    /// repeated once (the OpenLMIS services' own `runWithTokenRetry`).
+    /// Sends `call` with a bearer token; a 401 gets a new token and one more try (the
+    /// OpenLMIS services' own `runWithTokenRetry`).
     pub fn send(&self, call: &mut Call) -> Result<(Response, Duration), Error> {
-        call.set_header("authorization", &format!("Bearer {}", self.server.token()?));
-        let (response, duration) = call.exchange()?;
-        if response.status != 401 || !self.server.can_login() {
-            return Ok((response, duration));
-        }
-        kit::log::info("the server rejected the token (401); logging in again and retrying once");
-        self.server.forget_token();
-        call.set_header("authorization", &format!("Bearer {}", self.server.token()?));
-        call.exchange()
+        kit::auth::send_with_token(call, &self.server, |response| response.status == 401)
     }
 
     /// One call whose response becomes the next state (OpenFn's `request`).

@@ -2,7 +2,7 @@
 //! authentication, or a ready `access_token` from the configuration.
 
 use kit::State;
-use kit::auth::{self, Token};
+use kit::auth::{self, Login, Token};
 use kit::error::{self, AuthFailure};
 use kit::http::Request;
 use kit::request::Call;
@@ -59,27 +59,6 @@ impl Server {
     /// The configured base URL.
     pub fn base_url(&self) -> &Url {
         &self.base_url
-    }
-
-    /// Whether the adaptor logs in itself (and so can log in again).
-    pub fn can_login(&self) -> bool {
-        matches!(self.credentials, Credentials::Password { .. })
-    }
-
-    /// A bearer token: the configured one, the cached one, or a fresh login.
-    pub fn token(&self) -> Result<String, Error> {
-        match &self.credentials {
-            Credentials::Token(token) => {
-                kit::log::debug("using the access token from the configuration");
-                Ok(token.clone())
-            }
-            Credentials::Password { .. } => auth::token(&self.cache_key(), || self.login()),
-        }
-    }
-
-    /// Drops the cached token after the server rejected it.
-    pub fn forget_token(&self) {
-        auth::forget(&self.cache_key());
     }
 
     fn cache_key(&self) -> String {
@@ -146,5 +125,25 @@ impl Server {
             access_token.to_string(),
             body.get("expires_in").and_then(|e| e.as_u64()),
         ))
+    }
+}
+
+impl Login for Server {
+    fn token(&self) -> Result<String, Error> {
+        match &self.credentials {
+            Credentials::Token(token) => {
+                kit::log::debug("using the access token from the configuration");
+                Ok(token.clone())
+            }
+            Credentials::Password { .. } => auth::token(&self.cache_key(), || self.login()),
+        }
+    }
+
+    fn can_renew(&self) -> bool {
+        matches!(self.credentials, Credentials::Password { .. })
+    }
+
+    fn forget(&self) {
+        auth::forget(&self.cache_key());
     }
 }
