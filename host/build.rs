@@ -13,14 +13,15 @@ use std::process::Command;
 
 /// The components the build exports as `<NAME>_WASM` paths: the adaptors the binary
 /// embeds, and the test-only probes the integration tests load from their paths.
-const GUESTS: [&str; 3] = ["openlmis", "probe", "fs_probe"];
+const GUESTS: [&str; 4] = ["openlmis", "opencrvs", "probe", "fs_probe"];
 
 /// The guest workspace's manifests (dep-info does not list them).
-const MANIFESTS: [&str; 6] = [
+const MANIFESTS: [&str; 7] = [
     "Cargo.toml",
     "Cargo.lock",
     "kit/Cargo.toml",
     "openlmis/Cargo.toml",
+    "opencrvs/Cargo.toml",
     "testing/probe/Cargo.toml",
     "testing/fs-probe/Cargo.toml",
 ];

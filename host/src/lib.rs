@@ -48,7 +48,10 @@ pub use sandbox::policy::{AllowRule, Policy};
 pub use session::Session;
 
 /// The adaptors compiled into this binary by `build.rs`, by short name.
-const BUILTIN: [(&str, &[u8]); 1] = [("openlmis", include_bytes!(env!("OPENLMIS_WASM")))];
+const BUILTIN: [(&str, &[u8]); 2] = [
+    ("openlmis", include_bytes!(env!("OPENLMIS_WASM"))),
+    ("opencrvs", include_bytes!(env!("OPENCRVS_WASM"))),
+];
 
 /// The names of the built-in adaptors.
 pub fn builtin_adaptors() -> Vec<&'static str> {

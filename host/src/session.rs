@@ -182,6 +182,7 @@ fn describe(error: Value) -> (String, String, Value) {
     };
     let message = match (&kind[..], &payload) {
         ("http", Value::Object(f)) => http_message(f),
+        ("graphql", Value::Object(f)) => graphql_message(f),
         ("unauthorized", Value::Object(f)) => {
             let reason = f.get("reason").and_then(Value::as_str).unwrap_or("unauthorized");
             match f.get("exchange") {
@@ -229,6 +230,26 @@ fn http_message(f: &Map<String, Value>) -> String {
         }
     }
     message
+}
+
+/// `GraphQL errors from URL: message; message`.
+fn graphql_message(f: &Map<String, Value>) -> String {
+    let url = f.get("url").and_then(Value::as_str).unwrap_or_default();
+    let body: Value = f
+        .get("body")
+        .and_then(Value::as_str)
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or_default();
+    let messages: Vec<String> = body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| match e["extensions"]["code"].as_str() {
+            Some(code) => format!("{} ({code})", e["message"].as_str().unwrap_or("error")),
+            None => e["message"].as_str().unwrap_or("error").to_string(),
+        })
+        .collect();
+    format!("GraphQL errors from {url}: {}", messages.join("; "))
 }
 
 /// The failure's body arrives as JSON text; keep it as JSON in the details.

@@ -128,7 +128,7 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
             let name = value.as_str().ok_or_else(|| expected("a string", value))?;
             let case = e
                 .names()
-                .find(|n| n.eq_ignore_ascii_case(name) || n.eq_ignore_ascii_case(&kebab_case(name)))
+                .find(|n| same_name(n, name))
                 .ok_or_else(|| format!("{name:?} is not one of {}", e.names().collect::<Vec<_>>().join(", ")))?;
             Val::Enum(case.to_string())
         }
@@ -142,7 +142,7 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
                 let s = item.as_str().ok_or_else(|| expected("a flag name", item))?;
                 let name = names
                     .iter()
-                    .find(|n| n.eq_ignore_ascii_case(s) || n.eq_ignore_ascii_case(&kebab_case(s)))
+                    .find(|n| same_name(n, s))
                     .ok_or_else(|| format!("{s:?} is not one of {}", names.join(", ")))?;
                 set.push((*name).to_string());
             }
@@ -300,6 +300,14 @@ pub fn type_name(ty: &Type) -> String {
         Type::ErrorContext => "error-context".into(),
         Type::FixedLengthList(_) => "fixed-length-list".into(),
     }
+}
+
+/// Whether a job's name for an enum case or flag means the WIT name `wit`: any letter
+/// case, camelCase or snake_case (`"GET"`, `"parseAs"`, `"BIRTH_REGISTERED"`).
+fn same_name(wit: &str, given: &str) -> bool {
+    wit.eq_ignore_ascii_case(given)
+        || wit.eq_ignore_ascii_case(&kebab_case(given))
+        || wit.eq_ignore_ascii_case(&given.replace('_', "-"))
 }
 
 fn is_key_value_tuple(ty: &Type) -> bool {

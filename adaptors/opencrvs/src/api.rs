@@ -1,0 +1,117 @@
+//! Authenticated calls to the services of one OpenCRVS deployment.
+
+use std::time::Duration;
+
+use kit::State;
+use kit::error::Error;
+use kit::http::{Request, Response};
+use kit::request::Call;
+use kit::url::Url;
+use kit::wit::types::{Method, RequestOptions};
+use serde_json::Value;
+
+use crate::server::Server;
+use crate::{HttpOptions, Service};
+
+/// The deployment, for one operation.
+pub struct Api {
+    pub server: Server,
+}
+
+impl Api {
+    /// Parses `state`, reads the deployment from its configuration, runs `operation`
+    /// and returns the next state as JSON text.
+    pub fn run(state: &str, operation: impl FnOnce(&Api, State) -> Result<State, Error>) -> Result<String, Error> {
+        kit::operation(state, |state| {
+            let api = Api {
+                server: Server::from_configuration(&state)?,
+            };
+            operation(&api, state)
+        })
+    }
+
+    /// A JSON call to `url` with `body`, shaped by `options`.
+    pub fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        options: Option<&RequestOptions>,
+    ) -> Result<Call, Error> {
+        let mut request = Request::new(method, url);
+        request.body = body.map(|b| b.to_string().into_bytes());
+        let mut call = Call::new(request, options)?;
+        call.set_header("content-type", "application/json");
+        Ok(call)
+    }
+
+    /// Sends `call` with a bearer token. A 401 (`Expired token`), or a GraphQL
+    /// `UNAUTHENTICATED` error (GraphQL answers 200 for those), gets a new token and one
+    /// more try.
+    pub fn send(&self, call: &mut Call) -> Result<(Response, Duration), Error> {
+        kit::auth::send_with_token(call, &self.server, |response| {
+            response.status == 401 || graphql_unauthenticated(response)
+        })
+    }
+
+    /// Sends `call`; its response becomes the next state.
+    pub fn finish(&self, state: State, mut call: Call) -> Result<State, Error> {
+        let (response, duration) = self.send(&mut call)?;
+        call.finish(state, response, duration)
+    }
+
+    /// A JSON `method` request to `path` on `service` whose response becomes the next
+    /// state.
+    pub fn request(
+        &self,
+        state: State,
+        method: Method,
+        service: Service,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<State, Error> {
+        let call = self.call(method, self.server.url(service, path)?, body, None)?;
+        self.finish(state, call)
+    }
+
+    /// The generic `request`/`post` operations: `options.host` picks the service.
+    pub fn generic(
+        &self,
+        state: State,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        options: Option<HttpOptions>,
+    ) -> Result<State, Error> {
+        let service = options.as_ref().and_then(|o| o.host).unwrap_or(Service::Gateway);
+        let url = self.server.url(service, path)?;
+        let mut request = Request::new(method, url);
+        request.body = body.map(String::into_bytes);
+        let call_options = options.map(request_options);
+        let mut call = Call::new(request, call_options.as_ref())?;
+        call.set_header("content-type", "application/json");
+        self.finish(state, call)
+    }
+}
+
+/// The kit's request options from the adaptor's (`params` are the query).
+pub fn request_options(options: HttpOptions) -> RequestOptions {
+    RequestOptions {
+        query: options.params,
+        headers: options.headers,
+        parse_as: options.parse_as,
+        errors: options.errors,
+        timeout: options.timeout,
+        retry: options.retry,
+        ..kit::request::no_options()
+    }
+}
+
+fn graphql_unauthenticated(response: &Response) -> bool {
+    response.status == 200
+        && serde_json::from_slice::<Value>(&response.body).is_ok_and(|body| {
+            body["errors"]
+                .as_array()
+                .is_some_and(|errors| errors.iter().any(|e| e["extensions"]["code"] == "UNAUTHENTICATED"))
+        })
+}
