@@ -12,6 +12,8 @@
     reason = "handlers return early with a whole axum response"
 )]
 
+mod client;
+pub mod opencrvs;
 pub mod openlmis;
 mod server;
 
