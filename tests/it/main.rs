@@ -16,6 +16,8 @@ mod kit;
 mod limits;
 /// Loading: the import allow-list, reflection, the compiled-component cache.
 mod load;
+/// The OpenCRVS adaptor across versions: tokens, notifications, search, locations.
+mod opencrvs;
 /// The OpenLMIS adaptor's generic operations, paging and tokens.
 mod openlmis;
 /// The host's network policy, independent of any guest-side URL check.

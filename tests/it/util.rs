@@ -142,3 +142,37 @@ pub async fn run_err(sim: &Simulator, job: Value) -> Value {
 pub fn count(sim: &Simulator, path: &str) -> usize {
     sim.server().requests().iter().filter(|r| r.path == path).count()
 }
+
+/// The built-in OpenCRVS adaptor, loaded once.
+pub fn opencrvs() -> &'static Adaptor {
+    static ADAPTOR: OnceLock<Adaptor> = OnceLock::new();
+    ADAPTOR.get_or_init(|| host().load_builtin("opencrvs").expect("opencrvs loads"))
+}
+
+/// An OpenCRVS system client with canary credentials.
+pub fn canary_crvs_client() -> simulators::opencrvs::SystemClient {
+    simulators::opencrvs::SystemClient::new(CANARY_CLIENT, CANARY_SECRET, "canary-sha-3d9a")
+}
+
+/// An OpenCRVS simulator of `version` knowing only the canary client.
+pub fn crvs_simulator(version: simulators::opencrvs::ServerVersion) -> simulators::opencrvs::Simulator {
+    simulators::opencrvs::Simulator::with_config(simulators::opencrvs::Config {
+        version,
+        clients: vec![canary_crvs_client()],
+        ..simulators::opencrvs::Config::default()
+    })
+}
+
+/// Runs `job` with the OpenCRVS adaptor against `sim` (with `version` in the
+/// configuration when `versioned`).
+pub async fn run_crvs(sim: &simulators::opencrvs::Simulator, job: Value, versioned: bool) -> Outcome {
+    let configuration = sim.configuration(&canary_crvs_client(), versioned);
+    let outcome = run(opencrvs(), &job.to_string(), configuration, &options()).await;
+    assert_no_canary("output state", &outcome.state.to_string());
+    outcome
+}
+
+/// The paths `sim` received, in order.
+pub fn paths(server: &simulators::Running) -> Vec<String> {
+    server.requests().into_iter().map(|r| r.path).collect()
+}
