@@ -36,6 +36,7 @@ mod redact;
 mod sandbox;
 mod session;
 mod values;
+pub mod webhook;
 
 pub use adaptor::{ALLOWED_IMPORTS, Adaptor, Operation, Param};
 pub use engine::{Host, HostOptions, MAX_CONCURRENT_JOBS};
