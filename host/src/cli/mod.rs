@@ -1,8 +1,10 @@
 //! The command line: argument definitions, logging set-up and dispatch.
 
 mod demo;
+mod job_args;
 mod list;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -36,6 +38,8 @@ enum Command {
     Run(run::RunArgs),
     /// List the built-in adaptors, or one adaptor's operations.
     List(list::ListArgs),
+    /// Receive OpenCRVS webhook deliveries and run a job for each accepted event.
+    Serve(serve::ServeArgs),
     /// Run the examples against local simulators (started and stopped here) and print
     /// their output states.
     Demo(demo::DemoArgs),
@@ -57,6 +61,7 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::List(args) => list::list(args),
             Command::Demo(args) => demo::demo(args).await,
+            Command::Serve(args) => serve::serve(args).await,
         }
     })
 }
