@@ -28,3 +28,5 @@ mod requisitions;
 mod retries;
 /// OpenLMIS stock events, stock on hand and reference-data lookups.
 mod stock;
+/// OpenCRVS webhooks: subscription, `adaptor-host serve`, signatures, the spool.
+mod webhooks;

@@ -162,6 +162,22 @@ pub struct Delivery {
     pub status: Option<u16>,
     /// The body that was sent.
     pub body: String,
+    /// The `X-Hub-Signature` that was sent, if any.
+    pub signature: Option<String>,
+}
+
+impl Delivery {
+    /// Sends the same body with the same signature again, as OpenCRVS does after a
+    /// network error; returns the callback's status.
+    pub fn repeat(&self) -> Option<u16> {
+        let mut headers = vec![("content-type", "application/json".to_string())];
+        if let Some(signature) = &self.signature {
+            headers.push(("x-hub-signature", signature.clone()));
+        }
+        client::send_blocking("POST", &self.callback, headers, self.body.clone().into_bytes())
+            .ok()
+            .map(|r| r.status)
+    }
 }
 
 /// `"sha256=" + hex(HMAC_SHA256(sha_secret, "sha256:" + encodeURIComponent(body)))`.
@@ -223,10 +239,15 @@ pub(crate) fn deliver(world: &Arc<Mutex<World>>, topic: &str, child_name: &str, 
                     break;
                 }
             }
+            let signature = headers
+                .iter()
+                .find(|(n, _)| *n == "x-hub-signature")
+                .map(|(_, v)| v.clone());
             Delivery {
                 callback,
                 status,
                 body: sent_body,
+                signature,
             }
         })
         .collect()

@@ -1,0 +1,215 @@
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use simulators::opencrvs::{ServerVersion, Signing};
+
+use crate::util::{canary_crvs_client, crvs_simulator, opencrvs, options, run, write_json};
+
+/// `adaptor-host serve` in a child process; killed on drop.
+struct Serve {
+    child: Child,
+    url: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Serve {
+    fn start(job: &str, credentials: &str, spool: &Path, output: &Path) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
+            .args([
+                "serve",
+                job,
+                "-a",
+                "opencrvs",
+                "--credentials",
+                credentials,
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--spool")
+            .arg(spool)
+            .arg("--output-dir")
+            .arg(output)
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting adaptor-host serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (found, wait) = std::sync::mpsc::channel();
+        let log = Arc::clone(&stderr);
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("adaptor-host: listening on ") {
+                    let _ = found.send(url.to_string());
+                }
+                log.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let url = wait
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve reports its address");
+        Serve { child, url, stderr }
+    }
+
+    fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Subscribes `callback` through the adaptor and checks the simulator lists it.
+async fn subscribe(sim: &simulators::opencrvs::Simulator, callback: &str) {
+    let mut configuration = sim.configuration(&canary_crvs_client(), true);
+    configuration["shaSecret"] = json!(canary_crvs_client().sha_secret);
+    let job = json!([
+        {"subscribe": [callback, "BIRTH_REGISTERED", "$.configuration.shaSecret"]},
+        {"listSubscriptions": []}
+    ]);
+    let outcome = run(opencrvs(), &job.to_string(), configuration, &options()).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(outcome.state["references"][1], Value::Null, "202 with an empty body");
+    assert_eq!(outcome.state["data"][0]["callback"], callback);
+    assert_eq!(outcome.state["data"][0]["topic"], "BIRTH_REGISTERED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_deliveries_are_refused_and_a_valid_one_runs_its_job_once() {
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    let dir = tempfile::tempdir().unwrap();
+    let mut credentials = sim.configuration(&canary_crvs_client(), true);
+    credentials["shaSecret"] = json!(canary_crvs_client().sha_secret);
+    let creds = write_json(dir.path(), "creds.json", &credentials);
+    let job = write_json(
+        dir.path(),
+        "on-birth.json",
+        &json!([{"createDocumentEntry": ["$.data.event.context[0]"]}]),
+    );
+    let (spool, output) = (dir.path().join("spool"), dir.path().join("out"));
+    let serve = Serve::start(&job, &creds, &spool, &output);
+    subscribe(&sim, &format!("{}/opencrvs/births", serve.url)).await;
+
+    for signing in [Signing::Tampered, Signing::Sha1, Signing::Missing] {
+        let deliveries = sim.register_birth_signed("Äöå Tampered", signing);
+        assert_eq!(deliveries[0].status, Some(401), "{signing:?}");
+    }
+    let delivered = sim.register_birth("Chikondi Äöå");
+    assert_eq!(delivered[0].status, Some(200), "{}", serve.log());
+    wait_for("the job's output", || files(&output).len() == 1);
+    assert_eq!(delivered[0].repeat(), Some(200), "a repeated delivery is acknowledged");
+
+    std::thread::sleep(Duration::from_millis(300));
+    let outputs = files(&output);
+    assert_eq!(outputs.len(), 1, "exactly one run: {}", serve.log());
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&outputs[0]).unwrap()).unwrap();
+    assert_eq!(
+        state["data"]["resource"]["entry"][1]["resource"]["name"][0]["given"][0],
+        "Chikondi Äöå"
+    );
+    assert!(state.get("configuration").is_none());
+    assert!(files(&spool.join("pending")).is_empty());
+    assert_eq!(files(&spool.join("done")).len(), 1);
+    assert_eq!(serve.log().matches("rejected a delivery").count(), 3, "{}", serve.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_in_the_spool_run_after_a_restart() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    // The job calls a gateway that hangs the first time and answers afterwards, so the
+    // first `serve` is killed with the event accepted but its job unfinished.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&calls);
+    let gateway = simulators::Running::start(axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+                axum::Json(json!({"answered": n}))
+            }
+        }),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mut credentials = sim.configuration(&canary_crvs_client(), true);
+    credentials["shaSecret"] = json!(canary_crvs_client().sha_secret);
+    credentials["services"]["gateway"] = json!(gateway.url());
+    let creds = write_json(dir.path(), "creds.json", &credentials);
+    let job = write_json(dir.path(), "on-birth.json", &json!([{"request": ["GET", "slow"]}]));
+    let (spool, output) = (dir.path().join("spool"), dir.path().join("out"));
+
+    let first = Serve::start(&job, &creds, &spool, &output);
+    subscribe(&sim, &format!("{}/births", first.url)).await;
+    assert_eq!(sim.register_birth("Restart")[0].status, Some(200));
+    wait_for("the job to reach the gateway", || calls.load(Ordering::SeqCst) == 1);
+    drop(first);
+    assert_eq!(
+        files(&spool.join("pending")).len(),
+        1,
+        "the accepted event survived the crash"
+    );
+    assert!(files(&output).is_empty());
+
+    let second = Serve::start(&job, &creds, &spool, &output);
+    wait_for("the replayed job's output", || files(&output).len() == 1);
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&files(&output)[0]).unwrap()).unwrap();
+    assert_eq!(state["data"]["answered"], 1, "{}", second.log());
+    assert!(files(&spool.join("pending")).is_empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_fails_when_the_callback_does_not_echo_the_challenge() {
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    let silent = simulators::Running::start(axum::Router::new().route("/hook", axum::routing::get(|| async { "no" })));
+    let mut configuration = sim.configuration(&canary_crvs_client(), true);
+    configuration["shaSecret"] = json!(canary_crvs_client().sha_secret);
+    let job =
+        json!([{"subscribe": [format!("{}/hook", silent.url()), "BIRTH_REGISTERED", "$.configuration.shaSecret"]}]);
+    let outcome = run(opencrvs(), &job.to_string(), configuration.clone(), &options()).await;
+    let error = &outcome.state["errors"]["test"];
+    assert_eq!(error["details"]["status"], 400);
+    assert_eq!(error["details"]["body"], "Subscription callback check failed");
+    assert_eq!(
+        silent.requests()[0]
+            .query
+            .as_deref()
+            .map(|q| q.starts_with("mode=subscribe&challenge=")),
+        Some(true)
+    );
+
+    let job = json!([{"subscribe": [format!("{}/hook", silent.url()), "BIRTH_REGISTERED", "wrong-sha"]}]);
+    let outcome = run(opencrvs(), &job.to_string(), configuration, &options()).await;
+    assert_eq!(
+        outcome.state["errors"]["test"]["details"]["body"]["hub"]["reason"],
+        "hub.secret is incorrect"
+    );
+}
