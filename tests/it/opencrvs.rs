@@ -387,3 +387,98 @@ async fn create_document_entry_builds_an_entry_without_a_request() {
     assert_eq!(state["data"]["resource"]["resourceType"], "Patient");
     assert!(sim.server().requests().is_empty());
 }
+
+// ---- FHIR builders --------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_birth_and_death_notifications_pass_the_gateways_validation() {
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    let address = json!({"line": ["12 Mwansa Road"], "district": DISTRICT, "state": simulators::opencrvs::STATE});
+    let birth = json!({
+        "child": {"name": {"given": ["Chanda"], "family": "Mulenga"}, "gender": "female", "birthDate": "2025-06-02"},
+        "weightKg": 3.2, "attendant": "MIDWIFE", "multipleBirth": false,
+        "mother": {"name": {"given": ["Mutale"], "family": "Mulenga"}, "nationalId": "1234567890", "address": address},
+        "father": {"name": {"given": ["Bwalya"], "family": "Mulenga"}},
+        "informant": "FATHER",
+        "placeOfBirth": HEALTH_FACILITY, "office": OFFICE, "contactPhone": "+260759205190"
+    });
+    let death = json!({
+        "deceased": {"name": {"given": ["Joseph"], "family": "Phiri"}, "gender": "male", "birthDate": "1950-01-01"},
+        "dateOfDeath": "2025-06-01", "placeOfDeath": HEALTH_FACILITY, "mannerOfDeath": "NATURAL_CAUSES",
+        "causeOfDeath": "I21", "informant": {"name": {"given": ["Ruth"], "family": "Phiri"}},
+        "informantRelationship": "SPOUSE", "office": OFFICE, "contactPhone": "+260759205191"
+    });
+    let job = json!([
+        {"buildBirthNotification": [birth]},
+        {"createBirthNotification": ["$.data"]},
+        {"buildDeathNotification": [death]},
+        {"createBirthNotification": ["$.data"]}
+    ]);
+    let state = ok(&run_crvs(&sim, job, true).await).clone();
+    let birth_entries = state["references"][1].as_array().unwrap();
+    let kinds: Vec<_> = birth_entries
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Composition",
+            "Task",
+            "Patient",
+            "Patient",
+            "Patient",
+            "RelatedPerson",
+            "Encounter",
+            "Observation",
+            "Observation",
+            "Observation"
+        ]
+    );
+    let sections: Vec<_> = birth_entries[0]["resource"]["section"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["code"]["coding"][0]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            "child-details",
+            "mother-details",
+            "father-details",
+            "informant-details",
+            "birth-encounter"
+        ]
+    );
+    assert_eq!(
+        birth_entries[5]["resource"]["patient"]["reference"], birth_entries[4]["fullUrl"],
+        "the father informs"
+    );
+    assert_eq!(sim.notifications().len(), 2, "both accepted");
+    assert_eq!(
+        sim.notifications()[1]["entry"][0]["resource"]["type"]["coding"][0]["code"],
+        "death-notification"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_search_quota_is_a_429() {
+    let sim = simulators::opencrvs::Simulator::with_config(simulators::opencrvs::Config {
+        version: ServerVersion::V1_8,
+        clients: vec![crate::util::canary_crvs_client()],
+        search_quota: 1,
+        ..simulators::opencrvs::Config::default()
+    });
+    let search = json!({"queryEvents": [{"event": "birth"}]});
+    let error = err(&run_crvs(&sim, json!([search, search]), true).await).clone();
+    assert_eq!(error["step"], 2);
+    assert_eq!(error["details"]["status"], 429);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("Daily search quota exceeded"),
+        "{error}"
+    );
+}

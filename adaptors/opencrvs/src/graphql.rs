@@ -44,13 +44,17 @@ pub fn query_events(api: &Api, state: State, variables: Value, options: Option<&
         });
         let mut call = api.call(Method::Post, url.clone(), Some(&body), None)?;
         let (response, duration) = api.send(&mut call)?;
+        // GraphQL errors come with 200 (UNAUTHENTICATED, bad input) or with the status
+        // they stand for (429 RATE_LIMIT_EXCEEDED): either way they are the story.
+        let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        if answer["errors"].as_array().is_some_and(|e| !e.is_empty()) {
+            return Err(Error::Graphql(call.failure(&response)));
+        }
         if response.status >= 400 {
             return Err(Error::Http(call.failure(&response)));
         }
-        let answer: Value = serde_json::from_slice(&response.body)
-            .map_err(|e| error::parse(format!("the GraphQL response is not JSON ({e})")))?;
-        if answer["errors"].as_array().is_some_and(|e| !e.is_empty()) {
-            return Err(Error::Graphql(call.failure(&response)));
+        if !answer.is_object() {
+            return Err(error::parse("the GraphQL response is not a JSON object"));
         }
         let search = &answer["data"]["searchEvents"];
         let total = search["totalItems"].as_u64().unwrap_or(0);

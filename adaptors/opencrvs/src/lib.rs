@@ -3,6 +3,7 @@
 //! component. The operations are documented in `wit/deps/openfn-opencrvs/`.
 
 mod api;
+mod builders;
 mod events;
 mod fhir;
 mod graphql;
@@ -20,12 +21,21 @@ use crate::version::Version;
 kit::bindings!("openfn:opencrvs/adaptor");
 
 use exports::openfn::opencrvs::operations::{
-    EventOptions, Guest, HttpOptions, QueryOptions, SearchOptions, Service, Topic,
+    Address, BirthNotification, DeathNotification, EventOptions, Guest, HttpOptions, Person, QueryOptions,
+    SearchOptions, Service, Topic,
 };
 
 struct OpenCrvs;
 
 impl Guest for OpenCrvs {
+    fn build_birth_notification(state: String, notification: BirthNotification) -> Result<String, Error> {
+        kit::operation(&state, |state| Ok(state.with_data(builders::birth(&notification))))
+    }
+
+    fn build_death_notification(state: String, notification: DeathNotification) -> Result<String, Error> {
+        kit::operation(&state, |state| Ok(state.with_data(builders::death(&notification))))
+    }
+
     fn create_birth_notification(state: String, entries: String) -> Result<String, Error> {
         Api::run(&state, |api, state| {
             fhir::create_birth_notification(api, state, parse_json(&entries))
