@@ -299,3 +299,54 @@ fn output_goes_to_stdout_without_dash_o() {
     assert_eq!(state["data"][0]["code"], "PRG001");
     assert_no_canary("stdout", &String::from_utf8_lossy(&output.stdout));
 }
+
+#[test]
+fn opencrvs_secrets_never_leave_the_sandbox_even_in_debug_logs() {
+    use simulators::opencrvs::{OFFICE, ServerVersion};
+    let sim = crate::util::crvs_simulator(ServerVersion::V2_0);
+    let configuration = sim.configuration(&crate::util::canary_crvs_client(), true);
+    let job = json!([
+        {"submitBirthNotification": [{"child.name": {"firstname": "Jane", "surname": "Doe"}}, {"createdAtLocation": OFFICE}]},
+        {"getEvent": ["$.data.id"]}
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let job_path = write_json(dir.path(), "notify.json", &job);
+    let creds = write_json(dir.path(), "creds.json", &configuration);
+    let out = dir.path().join("out.json");
+    let args = [
+        "run",
+        &job_path,
+        "-a",
+        "opencrvs",
+        "--credentials",
+        &creds,
+        "-o",
+        out.to_str().unwrap(),
+        "--log",
+        "debug",
+    ];
+    let output = cli(&args, &dir.path().join("cache"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let written = std::fs::read_to_string(&out).unwrap();
+    for (what, text) in [
+        ("stdout", String::from_utf8_lossy(&output.stdout).into_owned()),
+        ("stderr", stderr(&output)),
+        ("output", written.clone()),
+    ] {
+        assert_no_canary(what, &text);
+        assert!(
+            !text.contains("client_secret"),
+            "{what} shows the token request's query:\n{text}"
+        );
+    }
+    let state: Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(state["data"]["status"], "NOTIFIED");
+    // The token request really carried the secret: it was masked, not missing.
+    let token = sim
+        .server()
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/gateway/auth/token")
+        .unwrap();
+    assert!(token.query.unwrap_or_default().contains(crate::util::CANARY_SECRET));
+}

@@ -15,13 +15,18 @@ fn the_demo_runs_every_example_without_errors() {
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("JSON states");
-    let examples = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/openlmis"))
-        .unwrap()
-        .filter(|e| {
-            let name = e.as_ref().unwrap().file_name().to_string_lossy().into_owned();
-            name.ends_with(".json") && name != "credentials.json"
+    let examples: usize = ["openlmis", "opencrvs"]
+        .iter()
+        .map(|api| {
+            std::fs::read_dir(format!("{}/../examples/{api}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .filter(|e| {
+                    let name = e.as_ref().unwrap().file_name().to_string_lossy().into_owned();
+                    name.ends_with(".json") && !name.starts_with("credentials")
+                })
+                .count()
         })
-        .count();
+        .sum();
     assert_eq!(states.len(), examples, "one output state per example job");
     for state in states {
         assert!(state.get("errors").is_none(), "{state}");

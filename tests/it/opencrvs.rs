@@ -482,3 +482,41 @@ async fn the_daily_search_quota_is_a_429() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_token_skips_the_token_request_and_a_rotated_secret_is_refused() {
+    let sim = crvs_simulator(ServerVersion::V1_9);
+    let client = crate::util::canary_crvs_client();
+    let token = sim.issue_token(&client.id).unwrap();
+    sim.rotate_secret(&client.id, "canary-secret-rotated");
+
+    // The old secret no longer gets a token...
+    let error = err(&run_crvs(
+        &sim,
+        json!([{"getLocations": [{"params": {"type": "CRVS_OFFICE"}}]}]),
+        true,
+    )
+    .await)
+    .clone();
+    assert_eq!(error["type"], "unauthorized");
+
+    // ...but a token issued before the rotation stays valid until it expires.
+    let mut configuration = sim.configuration(&client, true);
+    configuration["access_token"] = json!(token);
+    let outcome = crate::util::run(
+        crate::util::opencrvs(),
+        r#"[{"post": ["api/events/events/search", {"query": {"type": "and", "clauses": [{"eventType": "birth"}]}, "limit": 2}, {"host": "register"}]}]"#,
+        configuration,
+        &crate::util::options(),
+    )
+    .await;
+    let state = ok(&outcome);
+    assert_eq!(state["data"]["results"].as_array().unwrap().len(), 2);
+    assert_eq!(state["data"]["total"], 25);
+    let after_rotation: Vec<_> = paths(sim.server()).into_iter().skip(1).collect();
+    assert_eq!(
+        after_rotation,
+        ["/register/api/events/events/search"],
+        "no token request"
+    );
+}

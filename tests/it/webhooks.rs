@@ -136,6 +136,72 @@ async fn tampered_deliveries_are_refused_and_a_valid_one_runs_its_job_once() {
     assert!(files(&spool.join("pending")).is_empty());
     assert_eq!(files(&spool.join("done")).len(), 1);
     assert_eq!(serve.log().matches("rejected a delivery").count(), 3, "{}", serve.log());
+
+    // Unsubscribing stops deliveries.
+    let configuration = sim.configuration(&canary_crvs_client(), true);
+    let job = json!([{"listSubscriptions": []}, {"unsubscribe": ["$.data[0].id"]}, {"listSubscriptions": []}]);
+    let outcome = run(opencrvs(), &job.to_string(), configuration, &options()).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(outcome.state["data"], json!([]));
+    assert!(sim.register_birth("After unsubscribing").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_bounds_the_body_size_and_needs_the_sha_secret() {
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    let dir = tempfile::tempdir().unwrap();
+    let mut credentials = sim.configuration(&canary_crvs_client(), true);
+    let job = write_json(dir.path(), "job.json", &json!([{"createDocumentEntry": ["$.data"]}]));
+    let without_secret = write_json(dir.path(), "no-secret.json", &credentials);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
+        .args([
+            "serve",
+            &job,
+            "-a",
+            "opencrvs",
+            "--credentials",
+            &without_secret,
+            "--listen",
+            "127.0.0.1:0",
+            "--spool",
+        ])
+        .arg(dir.path().join("spool"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("configuration.shaSecret is missing"));
+
+    credentials["shaSecret"] = json!(canary_crvs_client().sha_secret);
+    let creds = write_json(dir.path(), "creds.json", &credentials);
+    let serve = Serve::start(&job, &creds, &dir.path().join("spool"), &dir.path().join("out"));
+    assert_eq!(
+        post_status(&format!("{}/hook", serve.url), &"x".repeat(2 << 20)),
+        "413",
+        "{}",
+        serve.log()
+    );
+}
+
+/// POSTs `body` over a plain TCP connection and returns the status code of the
+/// answer, which may come before the whole body was sent.
+fn post_status(url: &str, body: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let address = url.trim_start_matches("http://").split('/').next().unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let head = format!(
+        "POST /hook HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // The server may refuse and close before reading everything.
+    let _ = stream.write_all(body.as_bytes());
+    let mut answer = [0u8; 64];
+    let n = stream.read(&mut answer).unwrap_or(0);
+    String::from_utf8_lossy(&answer[..n])
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,32 +4,83 @@ use std::process::ExitCode;
 
 use adaptor_host::{Host, HostOptions, Job, RunOptions, run_job};
 use serde_json::{Value, json};
-use simulators::openlmis::Simulator;
+use simulators::{opencrvs, openlmis};
 
 use super::{BAD_INPUT, JOB_FAILED, report};
 
-/// The examples the demo runs: adaptor, job file name, job, credentials.
-const EXAMPLES: [(&str, &str, &str, &str); 2] = [
+/// Which simulator an example runs against.
+#[derive(Clone, Copy)]
+enum Against {
+    OpenLmis,
+    OpenCrvs(opencrvs::ServerVersion),
+}
+
+/// The examples the demo runs: adaptor, simulator, job file, job, credentials.
+const EXAMPLES: [(&str, Against, &str, &str, &str); 4] = [
     (
         "openlmis",
+        Against::OpenLmis,
         "examples/openlmis/facilities-and-stock.json",
         include_str!("../../../examples/openlmis/facilities-and-stock.json"),
         include_str!("../../../examples/openlmis/credentials.json"),
     ),
     (
         "openlmis",
+        Against::OpenLmis,
         "examples/openlmis/requisition-workflow.json",
         include_str!("../../../examples/openlmis/requisition-workflow.json"),
         include_str!("../../../examples/openlmis/credentials.json"),
+    ),
+    (
+        "opencrvs",
+        Against::OpenCrvs(opencrvs::ServerVersion::V1_8),
+        "examples/opencrvs/birth-notification-v1.json",
+        include_str!("../../../examples/opencrvs/birth-notification-v1.json"),
+        include_str!("../../../examples/opencrvs/credentials-v1.json"),
+    ),
+    (
+        "opencrvs",
+        Against::OpenCrvs(opencrvs::ServerVersion::V2_0),
+        "examples/opencrvs/birth-notification-v2.json",
+        include_str!("../../../examples/opencrvs/birth-notification-v2.json"),
+        include_str!("../../../examples/opencrvs/credentials-v2.json"),
     ),
 ];
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {}
 
+/// A simulator started for one example.
+enum Running {
+    OpenLmis(openlmis::Simulator),
+    OpenCrvs(opencrvs::Simulator),
+}
+
+/// Starts the example's simulator and points its configuration at it.
+fn simulate(against: Against, configuration: &mut Value) -> Running {
+    match against {
+        Against::OpenLmis => {
+            let sim = openlmis::Simulator::start();
+            eprintln!("OpenLMIS simulator listening on {}", sim.base_url());
+            configuration["baseUrl"] = json!(sim.base_url());
+            Running::OpenLmis(sim)
+        }
+        Against::OpenCrvs(version) => {
+            let text = |key: &str| configuration[key].as_str().unwrap_or_default().to_string();
+            let client = opencrvs::SystemClient::new(&text("clientId"), &text("clientSecret"), "demo-sha-secret");
+            let sim = opencrvs::Simulator::with_config(opencrvs::Config {
+                version,
+                clients: vec![client.clone()],
+                ..opencrvs::Config::default()
+            });
+            eprintln!("OpenCRVS simulator listening on {}", sim.base_url());
+            configuration["services"] = sim.configuration(&client, false)["services"].clone();
+            Running::OpenCrvs(sim)
+        }
+    }
+}
+
 pub async fn demo(_args: DemoArgs) -> ExitCode {
-    let sim = Simulator::start();
-    eprintln!("OpenLMIS simulator listening on {}", sim.base_url());
     let host = match Host::new(HostOptions::default()) {
         Ok(host) => host,
         Err(e) => {
@@ -38,7 +89,7 @@ pub async fn demo(_args: DemoArgs) -> ExitCode {
         }
     };
     let mut failed = false;
-    for (adaptor_name, file, job, credentials) in EXAMPLES {
+    for (adaptor_name, against, file, job, credentials) in EXAMPLES {
         eprintln!("\n== {file} (adaptor {adaptor_name}) ==");
         let adaptor = match host.load_builtin(adaptor_name) {
             Ok(adaptor) => adaptor,
@@ -49,8 +100,8 @@ pub async fn demo(_args: DemoArgs) -> ExitCode {
         };
         let job = Job::parse(job).expect("the examples are valid jobs");
         let mut configuration: Value = serde_json::from_str(credentials).expect("the example credentials are JSON");
-        // The example names the public demo server; the demo points it at the simulator.
-        configuration["baseUrl"] = json!(sim.base_url());
+        // The examples name public servers; the demo points them at a simulator.
+        let simulator = simulate(against, &mut configuration);
         let options = RunOptions {
             step_id: file.to_string(),
             ..RunOptions::default()
@@ -67,12 +118,16 @@ pub async fn demo(_args: DemoArgs) -> ExitCode {
             "{}",
             serde_json::to_string_pretty(&outcome.state).expect("JSON values serialize")
         );
-        if outcome.error.is_some() {
-            failed = true;
+        failed |= outcome.error.is_some();
+        match simulator {
+            Running::OpenLmis(sim) => eprintln!("the simulator holds {} stock event(s)", sim.stock_events().len()),
+            Running::OpenCrvs(sim) => eprintln!(
+                "the simulator holds {} FHIR notification(s) and {} event(s)",
+                sim.notifications().len(),
+                sim.event_count()
+            ),
         }
     }
-    let events = sim.stock_events();
-    eprintln!("\nthe simulator accepted {} stock event(s)", events.len());
     if failed {
         ExitCode::from(JOB_FAILED)
     } else {

@@ -18,7 +18,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{ServerVersion, Shared};
+use super::{ServerVersion, Shared, SystemClient, World};
 
 const ERROR_URI: &str = "Refer to https://documentation.opencrvs.org/technology/interoperability/authenticate-a-client";
 
@@ -123,6 +123,17 @@ pub(crate) async fn token(
             "Invalid client id or secret",
         );
     };
+    let token = token_for(&world, client);
+    (
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(json!({"access_token": token, "token_type": "Bearer"})),
+    )
+        .into_response()
+}
+
+/// A signed token for `client`, living `token_ttl`.
+pub(crate) fn token_for(world: &World, client: &SystemClient) -> String {
     let iat = now();
     let claims = json!({
         "scope": client.scopes,
@@ -135,13 +146,7 @@ pub(crate) async fn token(
         // The simulator's own claim, for expiring tokens early (`expire_tokens_after`).
         "gen": world.token_generation,
     });
-    let token = sign(&world.signing_key, &claims);
-    (
-        StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({"access_token": token, "token_type": "Bearer"})),
-    )
-        .into_response()
+    sign(&world.signing_key, &claims)
 }
 
 /// hapi-auth-jwt2's refusal.

@@ -228,6 +228,13 @@ impl Simulator {
         config
     }
 
+    /// A token for `client_id`, as the token endpoint would issue it.
+    pub fn issue_token(&self, client_id: &str) -> Option<String> {
+        let world = self.world();
+        let client = world.config.clients.iter().find(|c| c.id == client_id)?;
+        Some(auth::token_for(&world, client))
+    }
+
     /// Replaces a client's secret; tokens already issued stay valid until they expire.
     pub fn rotate_secret(&self, client_id: &str, secret: &str) {
         let mut world = self.world();
