@@ -37,6 +37,7 @@ mod sandbox;
 mod session;
 mod values;
 pub mod webhook;
+pub mod workflow;
 
 pub use adaptor::{ALLOWED_IMPORTS, Adaptor, Operation, Param};
 pub use engine::{Host, HostOptions, MAX_CONCURRENT_JOBS};

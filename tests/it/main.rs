@@ -30,3 +30,5 @@ mod retries;
 mod stock;
 /// OpenCRVS webhooks: subscription, `adaptor-host serve`, signatures, the spool.
 mod webhooks;
+/// Workflows: steps across adaptors, credential maps, edges.
+mod workflows;

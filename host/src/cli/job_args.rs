@@ -4,22 +4,28 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use adaptor_host::{Adaptor, AllowRule, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, RunOptions};
-use serde_json::Value;
+use std::collections::HashMap;
+
+use adaptor_host::workflow::{Step, Workflow};
+use adaptor_host::{Adaptor, AllowRule, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, RunOptions, run_job};
+use serde_json::{Map, Value, json};
 
 #[derive(Debug, clap::Args)]
 pub struct JobArgs {
-    /// The job: a JSON file holding an array of operation calls, e.g.
-    /// [{"get": ["facilities", {"query": {"size": 10}}]}].
+    /// The job (a JSON array of operation calls, e.g.
+    /// [{"get": ["facilities", {"query": {"size": 10}}]}]) or a workflow.json
+    /// (steps, each naming its adaptor, joined by edges).
     pub job: PathBuf,
 
-    /// The adaptor: a built-in name (see `adaptor-host list`), OpenFn's package name
-    /// (@openfn/language-openlmis) or the path of a .wasm component.
+    /// The adaptor of a job: a built-in name (see `adaptor-host list`), OpenFn's
+    /// package name (@openfn/language-openlmis) or the path of a .wasm component.
+    /// Workflow steps name their own.
     #[arg(short, long)]
-    adaptor: String,
+    adaptor: Option<String>,
 
-    /// The configuration object (credentials), as OpenFn's seed documents show it;
-    /// it becomes state.configuration and never appears in the output.
+    /// For a job, the configuration object (credentials) as OpenFn's seed documents
+    /// show it; for a workflow, a map from credential id to configuration. It never
+    /// appears in the output.
     #[arg(long, visible_alias = "creds", value_name = "FILE")]
     credentials: Option<PathBuf>,
 
@@ -98,14 +104,86 @@ impl LimitArgs {
     }
 }
 
-/// Everything a job needs, read and checked.
+/// What to run.
+pub enum Plan {
+    /// One job with one adaptor.
+    Job { adaptor: Adaptor, job: Job },
+    /// A workflow, with the adaptors its steps name (loaded once each).
+    Workflow {
+        workflow: Workflow,
+        adaptors: HashMap<String, Adaptor>,
+    },
+}
+
+/// Everything a run needs, read and checked.
 pub struct Prepared {
     pub host: Host,
-    pub adaptor: Adaptor,
-    pub job: Job,
-    /// The configuration object from `--credentials`, if given.
+    pub plan: Plan,
+    /// From `--credentials`: a job's configuration, or a workflow's credential map.
     pub configuration: Option<Value>,
     pub options: RunOptions,
+}
+
+impl Prepared {
+    /// Runs the job or workflow on `state`: the output state, and the failure (the
+    /// failed steps' messages) if any.
+    pub async fn execute(&self, mut state: Value) -> (Value, Option<String>) {
+        match &self.plan {
+            Plan::Job { adaptor, job } => {
+                if let Some(configuration) = &self.configuration {
+                    state["configuration"] = configuration.clone();
+                }
+                let outcome = run_job(&self.host, adaptor, job, state, &self.options).await;
+                let failure = outcome.error.is_some().then(|| failures(&outcome.state));
+                (outcome.state, failure)
+            }
+            Plan::Workflow { workflow, adaptors } => {
+                let empty = Map::new();
+                let credentials = self.configuration.as_ref().and_then(Value::as_object).unwrap_or(&empty);
+                let run = workflow
+                    .run(credentials, state, async |step: &Step, input: Value| {
+                        let (adaptor, job) = match (&step.adaptor, &step.job) {
+                            (Some(name), Some(job)) => (&adaptors[name], job),
+                            _ => unreachable!("only steps with a job and an adaptor are run"),
+                        };
+                        let options = RunOptions {
+                            step_id: step.id.clone(),
+                            ..self.options.clone()
+                        };
+                        let outcome = run_job(&self.host, adaptor, job, input, &options).await;
+                        let failed = outcome.error.is_some();
+                        (outcome.state, failed)
+                    })
+                    .await;
+                match run {
+                    Ok((output, false)) => (output, None),
+                    Ok((output, true)) => {
+                        let message = failures(&output);
+                        (output, Some(message))
+                    }
+                    Err(e) => (
+                        json!({"errors": {"workflow": {"type": e.kind(), "message": e.to_string()}}}),
+                        Some(e.to_string()),
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// The messages of `state.errors`, one per failed step.
+fn failures(state: &Value) -> String {
+    let messages: Vec<String> = state["errors"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(step, e)| format!("{step}: {}", e["message"].as_str().unwrap_or("failed")))
+        .collect();
+    if messages.is_empty() {
+        "the job failed".into()
+    } else {
+        messages.join("; ")
+    }
 }
 
 impl JobArgs {
@@ -119,7 +197,9 @@ impl JobArgs {
     /// Reads and checks every input before anything runs.
     pub fn prepare(&self) -> Result<Prepared, String> {
         let limits = self.limits.limits()?;
-        let job = Job::parse(&read(&self.job, "job")?).map_err(|e| format!("{}: {e}", self.job.display()))?;
+        let text = read(&self.job, "job")?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: the job is not valid JSON: {e}", self.job.display()))?;
         let configuration = self
             .credentials
             .as_deref()
@@ -131,13 +211,41 @@ impl JobArgs {
             self.cache_dir.clone().or_else(default_cache_dir)
         };
         let host = Host::new(HostOptions { cache_dir }).map_err(|e| e.to_string())?;
-        let is_path = self.adaptor.ends_with(".wasm") || self.adaptor.contains('/') && !self.adaptor.starts_with('@');
-        let adaptor = if is_path {
-            host.load_file(Path::new(&self.adaptor))
+        let load = |name: &str| {
+            let is_path = name.ends_with(".wasm") || name.contains('/') && !name.starts_with('@');
+            if is_path {
+                host.load_file(Path::new(name))
+            } else {
+                host.load_builtin(name)
+            }
+            .map_err(|e| e.to_string())
+        };
+        let plan = if Workflow::looks_like(&value) {
+            let base = self.job.parent().unwrap_or(Path::new("."));
+            let workflow = Workflow::from_value(&value, base).map_err(|e| format!("{}: {e}", self.job.display()))?;
+            let mut adaptors = HashMap::new();
+            for name in workflow
+                .steps
+                .iter()
+                .filter(|s| s.job.is_some())
+                .filter_map(|s| s.adaptor.as_deref())
+            {
+                if !adaptors.contains_key(name) {
+                    adaptors.insert(name.to_string(), load(name)?);
+                }
+            }
+            Plan::Workflow { workflow, adaptors }
         } else {
-            host.load_builtin(&self.adaptor)
-        }
-        .map_err(|e| e.to_string())?;
+            let job = Job::from_value(&value).map_err(|e| format!("{}: {e}", self.job.display()))?;
+            let name = self
+                .adaptor
+                .as_deref()
+                .ok_or("a job needs an adaptor: give -a openlmis, -a opencrvs or -a PATH.wasm")?;
+            Plan::Job {
+                adaptor: load(name)?,
+                job,
+            }
+        };
         let options = RunOptions {
             limits,
             allow: self.allow_host.clone(),
@@ -145,8 +253,7 @@ impl JobArgs {
         };
         Ok(Prepared {
             host,
-            adaptor,
-            job,
+            plan,
             configuration,
             options,
         })

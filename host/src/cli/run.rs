@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use adaptor_host::run_job;
 use serde_json::{Value, json};
 
 use super::job_args::{JobArgs, parse_object};
@@ -26,13 +25,10 @@ pub struct RunArgs {
 pub async fn run(args: RunArgs) -> ExitCode {
     let step_id = args.job.step_id();
     let prepared = args.job.prepare().and_then(|prepared| {
-        let mut state = match &args.state {
+        let state = match &args.state {
             Some(path) => parse_object(path, "state")?,
             None => json!({}),
         };
-        if let Some(configuration) = &prepared.configuration {
-            state["configuration"] = configuration.clone();
-        }
         Ok((prepared, state))
     });
     let (prepared, state) = match prepared {
@@ -45,22 +41,12 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(BAD_INPUT);
         }
     };
-    let outcome = run_job(
-        &prepared.host,
-        &prepared.adaptor,
-        &prepared.job,
-        state,
-        &prepared.options,
-    )
-    .await;
-    if outcome.error.is_some() {
-        let message = outcome.state["errors"][&step_id]["message"]
-            .as_str()
-            .unwrap_or("the job failed");
+    let (output, failure) = prepared.execute(state).await;
+    if let Some(message) = &failure {
         report(message);
     }
-    match write_output(&args.output, &outcome.state) {
-        Ok(_) if outcome.error.is_some() => ExitCode::from(JOB_FAILED),
+    match write_output(&args.output, &output) {
+        Ok(_) if failure.is_some() => ExitCode::from(JOB_FAILED),
         Ok(code) => code,
         Err(code) => code,
     }

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use adaptor_host::run_job;
 use adaptor_host::webhook::{Spool, Spooled, verify};
 use axum::Router;
 use axum::body::Bytes;
@@ -94,7 +93,8 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     for event in pending {
         let _ = queue.send(event);
     }
-    let worker = tokio::spawn(work(Arc::new(prepared), spool.clone(), args.output_dir.clone(), events));
+    // The worker runs beside the server in this task (not spawned): one job at a time.
+    let worker = work(&prepared, spool.clone(), args.output_dir.clone(), events);
 
     let receiver = Arc::new(Receiver { secret, spool, queue });
     let app = Router::new()
@@ -105,12 +105,14 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         Ok(addr) => eprintln!("adaptor-host: listening on http://{addr}"),
         Err(e) => tracing::warn!("cannot read the listening address: {e}"),
     }
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
-    worker.abort();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    // The worker only ends if the server does (its queue is the server's).
+    let served = tokio::select! {
+        served = server => served,
+        () = worker => Ok(()),
+    };
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -178,7 +180,7 @@ async fn receive(
 
 /// Runs the job for each event, in order, one at a time.
 async fn work(
-    prepared: Arc<Prepared>,
+    prepared: &Prepared,
     spool: Spool,
     output_dir: Option<PathBuf>,
     mut events: mpsc::UnboundedReceiver<Spooled>,
@@ -196,25 +198,14 @@ async fn work(
                 continue;
             }
         };
-        let mut state = json!({"data": data});
-        if let Some(configuration) = &prepared.configuration {
-            state["configuration"] = configuration.clone();
-        }
-        let outcome = run_job(
-            &prepared.host,
-            &prepared.adaptor,
-            &prepared.job,
-            state,
-            &prepared.options,
-        )
-        .await;
-        let succeeded = outcome.error.is_none();
-        match &outcome.error {
+        let (output, failure) = prepared.execute(json!({"data": data})).await;
+        let succeeded = failure.is_none();
+        match failure {
             None => tracing::info!(event = %event.name(), "the job succeeded"),
-            Some(_) => tracing::warn!(event = %event.name(), "the job failed; the event is kept in failed/"),
+            Some(why) => tracing::warn!(event = %event.name(), "the job failed ({why}); the event is kept in failed/"),
         }
         if let Some(dir) = &output_dir {
-            let text = serde_json::to_string_pretty(&outcome.state).expect("JSON values serialize");
+            let text = serde_json::to_string_pretty(&output).expect("JSON values serialize");
             if let Err(e) = std::fs::write(dir.join(event.name()), text) {
                 tracing::error!("cannot write the output state: {e}");
             }

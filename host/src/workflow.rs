@@ -1,0 +1,420 @@
+//! Workflows in OpenFn's portable `workflow.json` shape: steps, each one job with its
+//! own adaptor and configuration, joined by edges.
+//!
+//! ```json
+//! {"workflow": {"steps": [
+//!   {"id": "fetch", "adaptor": "openlmis", "expression": "fetch.json",
+//!    "configuration": "openlmis-demo", "next": {"report": "on_job_success", "alert": "on_job_failure"}},
+//!   {"id": "report", "adaptor": "@openfn/language-opencrvs@1.2.2", "expression": [{"getLocations": []}],
+//!    "configuration": {"domain": "..."}, "next": {"done": "!state.errors"}}
+//! ]}, "options": {"start": "fetch"}}
+//! ```
+//!
+//! - `expression` is a job (inline, or the path of a job file relative to the
+//!   workflow's folder); a step without one (a trigger) passes its state on.
+//! - `configuration` is an object, the path of a JSON file, a credential id (or
+//!   `{"$CREDENTIALS$": id}`) looked up in the credential map, or absent.
+//! - `next` is a step id, or an object of edges: `true`/`"always"`,
+//!   `"on_job_success"`, `"on_job_failure"`, a state condition (`"state.data.ok"`,
+//!   `"!state.errors"`, or a JSONPath `"$.data.ok"`, true when it selects a truthy
+//!   value), or `{"condition": ..., "disabled": bool}`. JavaScript conditions cannot
+//!   run here and are refused when the workflow is read.
+//! - Each step's output loses `configuration`; a failed step records
+//!   `errors.<step id>` and its edges are still followed, so failure paths run.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use serde_json_path::JsonPath;
+
+use crate::error::{Error, Result};
+use crate::job::Job;
+
+/// The most steps one workflow run executes, against edge cycles.
+pub const MAX_STEP_RUNS: usize = 1000;
+
+/// A parsed workflow.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// The steps, in file order.
+    pub steps: Vec<Step>,
+    /// The first step's id.
+    pub start: String,
+}
+
+/// One step.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Its id (the key of `errors.<id>`).
+    pub id: String,
+    /// Its adaptor, as written (`openlmis`, `@openfn/language-openlmis@1.2.2`, a path).
+    pub adaptor: Option<String>,
+    /// Its job; `None` for a trigger.
+    pub job: Option<Job>,
+    /// Where its configuration comes from.
+    pub configuration: Configuration,
+    /// Default state, under the incoming one.
+    pub state: Option<Value>,
+    /// Outgoing edges, in order.
+    pub next: Vec<Edge>,
+}
+
+/// A step's configuration source.
+#[derive(Debug, Clone)]
+pub enum Configuration {
+    /// None: the incoming state's, if any.
+    None,
+    /// Given in the workflow (or read from a file it names).
+    Inline(Value),
+    /// A credential id, looked up in the credential map when the step runs.
+    Credential(String),
+}
+
+/// An edge to a next step.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    /// The target step id.
+    pub target: String,
+    /// When it is followed.
+    pub when: When,
+}
+
+/// When an edge is followed.
+#[derive(Debug, Clone)]
+pub enum When {
+    /// Always.
+    Always,
+    /// When the step succeeded.
+    OnSuccess,
+    /// When the step failed.
+    OnFailure,
+    /// When a JSONPath selects a truthy value in the output (negated with `!`).
+    Condition {
+        /// The path.
+        path: JsonPath,
+        /// Whether the condition is `!...`.
+        negated: bool,
+    },
+    /// Never (a disabled edge, or an object edge without a condition).
+    Never,
+}
+
+impl Workflow {
+    /// Whether JSON text is a workflow (an object with `workflow` or `steps`) rather
+    /// than a job (an array).
+    pub fn looks_like(value: &Value) -> bool {
+        value.get("workflow").is_some() || value.get("steps").is_some()
+    }
+
+    /// Reads a workflow; job and configuration paths are relative to `base`.
+    pub fn from_value(value: &Value, base: &Path) -> Result<Workflow> {
+        let body = value.get("workflow").unwrap_or(value);
+        let Some(steps) = body.get("steps").and_then(Value::as_array) else {
+            return Err(Error::Input(
+                "the workflow has no steps array: expected {\"workflow\": {\"steps\": [...]}}".into(),
+            ));
+        };
+        let steps = steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| Step::from_value(i, step, base))
+            .collect::<Result<Vec<_>>>()?;
+        let start = match value.pointer("/options/start").and_then(Value::as_str) {
+            Some(start) => start.to_string(),
+            None => steps
+                .first()
+                .map(|s| s.id.clone())
+                .ok_or_else(|| Error::Input("the workflow has no steps".into()))?,
+        };
+        let ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+        for target in std::iter::once(&start).chain(steps.iter().flat_map(|s| s.next.iter().map(|e| &e.target))) {
+            if !ids.contains(&target.as_str()) {
+                return Err(Error::Input(format!(
+                    "the workflow names a step {target:?} it does not have; steps: {}",
+                    ids.join(", ")
+                )));
+            }
+        }
+        Ok(Workflow { steps, start })
+    }
+
+    fn step(&self, id: &str) -> &Step {
+        self.steps
+            .iter()
+            .find(|s| s.id == id)
+            .expect("edges were checked when the workflow was read")
+    }
+
+    /// Runs the workflow from its start step. `run_step` runs one step's job on its
+    /// input state and says whether it failed; the output of the last step run is the
+    /// workflow's output.
+    pub async fn run(
+        &self,
+        credentials: &Map<String, Value>,
+        initial: Value,
+        mut run_step: impl AsyncFnMut(&Step, Value) -> (Value, bool),
+    ) -> Result<(Value, bool)> {
+        let mut queue = VecDeque::from([(self.start.clone(), initial)]);
+        let mut last = Value::Null;
+        let mut any_failed = false;
+        let mut runs = 0;
+        while let Some((id, input)) = queue.pop_front() {
+            runs += 1;
+            if runs > MAX_STEP_RUNS {
+                return Err(Error::Input(format!(
+                    "the workflow ran {MAX_STEP_RUNS} steps: do its edges form a cycle?"
+                )));
+            }
+            let step = self.step(&id);
+            let state = step.assemble(input, credentials)?;
+            let (output, failed) = match &step.job {
+                Some(_) => run_step(step, state).await,
+                None => (without_configuration(state), false),
+            };
+            any_failed |= failed;
+            for edge in &step.next {
+                if edge.when.holds(failed, &output) {
+                    queue.push_back((edge.target.clone(), output.clone()));
+                }
+            }
+            last = output;
+        }
+        Ok((last, any_failed))
+    }
+}
+
+fn without_configuration(mut state: Value) -> Value {
+    if let Value::Object(map) = &mut state {
+        map.remove("configuration");
+    }
+    state
+}
+
+impl Step {
+    fn from_value(index: usize, value: &Value, base: &Path) -> Result<Step> {
+        let at = |what: &str| format!("workflow step {}: {what}", index + 1);
+        let id = value
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Input(at("has no id")))?
+            .to_string();
+        let adaptor = value.get("adaptor").and_then(Value::as_str).map(str::to_string);
+        let job = match value.get("expression") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(path)) => {
+                let path = base.join(path);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| Error::Input(at(&format!("cannot read the job {}: {e}", path.display()))))?;
+                Some(Job::parse(&text).map_err(|e| Error::Input(at(&e.to_string())))?)
+            }
+            Some(inline) => Some(Job::from_value(inline).map_err(|e| Error::Input(at(&e.to_string())))?),
+        };
+        if job.is_some() && adaptor.is_none() {
+            return Err(Error::Input(at(&format!("{id} has an expression but no adaptor"))));
+        }
+        let configuration = match value.get("configuration") {
+            None | Some(Value::Null) => Configuration::None,
+            Some(Value::Object(map)) if map.contains_key("$CREDENTIALS$") => {
+                Configuration::Credential(map["$CREDENTIALS$"].as_str().unwrap_or_default().to_string())
+            }
+            Some(Value::Object(_)) => Configuration::Inline(value["configuration"].clone()),
+            Some(Value::String(s)) if s.ends_with(".json") => {
+                let path = base.join(s);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| Error::Input(at(&format!("cannot read the configuration {}: {e}", path.display()))))?;
+                Configuration::Inline(
+                    serde_json::from_str(&text)
+                        .map_err(|e| Error::Input(at(&format!("{} is not JSON: {e}", path.display()))))?,
+                )
+            }
+            Some(Value::String(id)) => Configuration::Credential(id.clone()),
+            Some(_) => {
+                return Err(Error::Input(at(
+                    "configuration must be an object, a .json path or a credential id",
+                )));
+            }
+        };
+        let next = match value.get("next") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(target)) => vec![Edge {
+                target: target.clone(),
+                when: When::Always,
+            }],
+            Some(Value::Object(edges)) => edges
+                .iter()
+                .map(|(target, edge)| {
+                    Ok(Edge {
+                        target: target.clone(),
+                        when: When::parse(edge).map_err(|e| Error::Input(at(&e)))?,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(Error::Input(at("next must be a step id or an object of edges"))),
+        };
+        Ok(Step {
+            id,
+            adaptor,
+            job,
+            configuration,
+            state: value.get("state").cloned(),
+            next,
+        })
+    }
+
+    /// The step's input: the incoming state over the step's default state, with the
+    /// step's configuration (merged over the incoming one, as OpenFn does).
+    fn assemble(&self, input: Value, credentials: &Map<String, Value>) -> Result<Value> {
+        let mut state = match input {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        if let Some(Value::Object(defaults)) = &self.state {
+            for (key, value) in defaults {
+                match state.get(key) {
+                    None | Some(Value::Null) => {
+                        state.insert(key.clone(), value.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let configuration = match &self.configuration {
+            Configuration::None => None,
+            Configuration::Inline(value) => Some(value.clone()),
+            Configuration::Credential(id) => Some(credentials.get(id).cloned().ok_or_else(|| {
+                Error::Input(format!(
+                    "step {}: no credential {id:?} in the credential map (--credentials); it has: {}",
+                    self.id,
+                    credentials.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })?),
+        };
+        if let Some(Value::Object(configuration)) = configuration {
+            let merged = state
+                .entry("configuration")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(existing) = merged {
+                existing.extend(configuration);
+            }
+        }
+        Ok(Value::Object(state))
+    }
+}
+
+impl When {
+    fn parse(edge: &Value) -> std::result::Result<When, String> {
+        match edge {
+            Value::Bool(true) => Ok(When::Always),
+            Value::Bool(false) => Ok(When::Never),
+            Value::String(s) => When::condition(s),
+            Value::Object(map) => {
+                if map.get("disabled").and_then(Value::as_bool) == Some(true) {
+                    return Ok(When::Never);
+                }
+                match map.get("condition") {
+                    Some(Value::String(s)) => When::condition(s),
+                    Some(Value::Bool(b)) => When::parse(&Value::Bool(*b)),
+                    _ => Ok(When::Never),
+                }
+            }
+            other => Err(format!("an edge must be true, a condition or an object, got {other}")),
+        }
+    }
+
+    fn condition(text: &str) -> std::result::Result<When, String> {
+        match text.trim() {
+            "always" => return Ok(When::Always),
+            "on_job_success" | "on_upstream_success" => return Ok(When::OnSuccess),
+            "on_job_failure" | "on_upstream_fail" => return Ok(When::OnFailure),
+            _ => {}
+        }
+        let (negated, rest) = match text.trim().strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, text.trim()),
+        };
+        let path = if rest == "state" {
+            "$".to_string()
+        } else if let Some(tail) = rest.strip_prefix("state.") {
+            format!("$.{tail}")
+        } else {
+            rest.to_string()
+        };
+        let unsupported = || {
+            format!(
+                "condition {text:?} cannot run here: use always, on_job_success, on_job_failure, or a state path such as \"state.data.ok\" or \"!state.errors\""
+            )
+        };
+        if !path.starts_with('$') {
+            return Err(unsupported());
+        }
+        JsonPath::parse(&path)
+            .map(|path| When::Condition { path, negated })
+            .map_err(|_| unsupported())
+    }
+
+    fn holds(&self, failed: bool, output: &Value) -> bool {
+        match self {
+            When::Always => true,
+            When::OnSuccess => !failed,
+            When::OnFailure => failed,
+            When::Never => false,
+            When::Condition { path, negated } => {
+                let truthy = path.query(output).all().first().is_some_and(|v| truthy(v));
+                truthy != *negated
+            }
+        }
+    }
+}
+
+/// JavaScript's truthiness, which OpenFn conditions follow.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<Workflow> {
+        Workflow::from_value(&value, Path::new("."))
+    }
+
+    #[test]
+    fn reads_edges_and_refuses_javascript_conditions() {
+        let wf = parse(json!({"workflow": {"steps": [
+            {"id": "a", "adaptor": "openlmis", "expression": [{"get": ["programs"]}],
+             "next": {"b": "on_job_success", "c": {"condition": "!state.errors"}, "d": {"condition": "x", "disabled": true}}},
+            {"id": "b"}, {"id": "c"}, {"id": "d"}
+        ]}}))
+        .unwrap();
+        assert_eq!(wf.start, "a");
+        let whens: Vec<_> = wf.steps[0]
+            .next
+            .iter()
+            .map(|e| format!("{:?}", e.when).split([' ', '{']).next().unwrap().to_string())
+            .collect();
+        assert_eq!(whens, ["OnSuccess", "Condition", "Never"]);
+        let js = parse(json!({"steps": [{"id": "a", "next": {"b": "state.data.length > 2"}}, {"id": "b"}]}));
+        assert!(js.unwrap_err().to_string().contains("cannot run here"));
+        let dangling = parse(json!({"steps": [{"id": "a", "next": "nope"}]}));
+        assert!(dangling.unwrap_err().to_string().contains("does not have"));
+    }
+
+    #[test]
+    fn conditions_follow_javascript_truthiness() {
+        let when = When::condition("!state.errors").unwrap();
+        assert!(when.holds(false, &json!({"data": 1})));
+        assert!(!when.holds(false, &json!({"errors": {"a": {}}})));
+        let ok = When::condition("$.data.ok").unwrap();
+        assert!(ok.holds(false, &json!({"data": {"ok": "yes"}})));
+        assert!(!ok.holds(false, &json!({"data": {"ok": 0}})));
+    }
+}
