@@ -82,6 +82,25 @@ fn observation(encounter: &str, code: &str, display: &str, value: Value) -> Valu
     observation
 }
 
+/// What kind of notification a document is.
+#[derive(Clone, Copy)]
+struct Kind {
+    doc_type: &'static str,
+    event_code: &'static str,
+    title: &'static str,
+}
+
+const BIRTH: Kind = Kind {
+    doc_type: "birth-notification",
+    event_code: "BIRTH",
+    title: "Birth Notification",
+};
+const DEATH: Kind = Kind {
+    doc_type: "death-notification",
+    event_code: "DEATH",
+    title: "Death Notification",
+};
+
 /// The Composition, the Task and the common tail of every notification.
 struct Document {
     composition: String,
@@ -105,16 +124,12 @@ impl Document {
     }
 
     /// The entries: Composition, Task, then the resources in the order added.
-    fn finish(
-        self,
-        doc_type: &str,
-        event_code: &str,
-        title: &str,
-        subject: &str,
-        office: &str,
-        phone: &str,
-        informant: &str,
-    ) -> Value {
+    fn finish(self, kind: &Kind, subject: &str, office: &str, phone: &str, informant: &str) -> Value {
+        let Kind {
+            doc_type,
+            event_code,
+            title,
+        } = *kind;
         let composition = json!({
             "resourceType": "Composition", "status": "preliminary", "title": title,
             "identifier": {"system": "urn:ietf:rfc:3986", "value": self.composition},
@@ -203,15 +218,7 @@ pub fn birth(n: &BirthNotification) -> Value {
             json!({"valueQuantity": {"value": plurality}}),
         ));
     }
-    doc.finish(
-        "birth-notification",
-        "BIRTH",
-        "Birth Notification",
-        &child,
-        &n.office,
-        &n.contact_phone,
-        &relationship,
-    )
+    doc.finish(&BIRTH, &child, &n.office, &n.contact_phone, &relationship)
 }
 
 /// The entries of a death notification.
@@ -250,9 +257,7 @@ pub fn death(n: &DeathNotification) -> Value {
         doc.add(observation(&encounter, "ICD10", "Cause of death", json!({"valueCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/ValueSet/icd-10", "code": cause}]}})));
     }
     doc.finish(
-        "death-notification",
-        "DEATH",
-        "Death Notification",
+        &DEATH,
         &deceased,
         &n.office,
         &n.contact_phone,

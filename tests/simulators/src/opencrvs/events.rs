@@ -62,10 +62,10 @@ pub(crate) async fn create(State(world): State<Shared>, body: Result<Json<Value>
         );
     }
     let location = body["createdAtLocation"].as_str();
-    if world.config.version == ServerVersion::V2_0 {
-        if let Err(response) = check_location(location, path) {
-            return response;
-        }
+    if world.config.version == ServerVersion::V2_0
+        && let Err(response) = check_location(location, path)
+    {
+        return response;
     }
     if let Some(id) = world.transactions.get(transaction) {
         return Json(world.events[id].clone()).into_response();

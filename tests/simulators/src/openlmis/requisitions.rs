@@ -462,7 +462,11 @@ pub(crate) async fn search(State(world): State<Shared>, RawQuery(raw): RawQuery)
             && single
                 .get("processingPeriod")
                 .is_none_or(|p| r["processingPeriod"]["id"] == p.as_str())
-            && single.get("emergency").is_none_or(|e| r["emergency"].to_string() == *e)
+            && single.get("emergency").is_none_or(|e| {
+                r["emergency"]
+                    .as_bool()
+                    .is_some_and(|b| e == if b { "true" } else { "false" })
+            })
             && (statuses.is_empty() || statuses.iter().any(|s| r["status"] == *s))
     };
     let found: Vec<Value> = world
