@@ -71,6 +71,37 @@ fn main() {
     for manifest in MANIFESTS {
         println!("cargo:rerun-if-changed={}", adaptors.join(manifest).display());
     }
+    write_docs(&root.join("wit"), &out_dir.join("docs.json"));
+}
+
+/// Writes the doc comments of every `openfn:*` package's `operations` interface to
+/// `path` as `{"<adaptor>": {"interface": docs, "operations": {"<wit name>": docs}}}`,
+/// for `adaptor-host docs`: a component keeps no WIT docs, so they come from here.
+fn write_docs(wit: &Path, path: &Path) {
+    let mut resolve = wit_parser::Resolve::default();
+    resolve.all_features = true;
+    resolve
+        .push_dir(wit)
+        .unwrap_or_else(|e| panic!("cannot read the WIT in {}: {e:#}", wit.display()));
+    let mut docs = serde_json::Map::new();
+    for (_, package) in &resolve.packages {
+        if package.name.namespace != "openfn" {
+            continue;
+        }
+        let Some(interface) = package.interfaces.get("operations").map(|id| &resolve.interfaces[*id]) else {
+            continue;
+        };
+        let operations: serde_json::Map<String, serde_json::Value> = interface
+            .functions
+            .iter()
+            .map(|(name, function)| (name.clone(), function.docs.contents.clone().unwrap_or_default().into()))
+            .collect();
+        docs.insert(
+            package.name.name.clone(),
+            serde_json::json!({"interface": interface.docs.contents.clone().unwrap_or_default(), "operations": operations}),
+        );
+    }
+    std::fs::write(path, serde_json::Value::Object(docs).to_string()).expect("writing docs.json");
 }
 
 /// Prints `rerun-if-changed` for each file in a dep-info file that lies in the

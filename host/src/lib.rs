@@ -55,6 +55,25 @@ const BUILTIN: [(&str, &[u8]); 2] = [
     ("opencrvs", include_bytes!(env!("OPENCRVS_WASM"))),
 ];
 
+/// The WIT doc comments of the built-in adaptors, from `build.rs`.
+const DOCS: &str = include_str!(concat!(env!("OUT_DIR"), "/docs.json"));
+
+/// The documentation of a built-in adaptor (by short name): its interface's doc
+/// comment, and each operation's by WIT name. Components carry no docs, so adaptors
+/// loaded from a path have none.
+pub fn builtin_docs(name: &str) -> Option<(String, Vec<(String, String)>)> {
+    let all: serde_json::Value = serde_json::from_str(DOCS).expect("build.rs writes valid JSON");
+    let name = name.strip_prefix("@openfn/").unwrap_or(name);
+    let name = name.split('@').next().unwrap_or(name);
+    let docs = &all[name.strip_prefix("language-").unwrap_or(name)];
+    let operations = docs["operations"]
+        .as_object()?
+        .iter()
+        .map(|(op, text)| (op.clone(), text.as_str().unwrap_or_default().to_string()))
+        .collect();
+    Some((docs["interface"].as_str().unwrap_or_default().to_string(), operations))
+}
+
 /// The names of the built-in adaptors.
 pub fn builtin_adaptors() -> Vec<&'static str> {
     BUILTIN.iter().map(|(name, _)| *name).collect()

@@ -350,3 +350,30 @@ fn opencrvs_secrets_never_leave_the_sandbox_even_in_debug_logs() {
         .unwrap();
     assert!(token.query.unwrap_or_default().contains(crate::util::CANARY_SECRET));
 }
+
+#[test]
+fn docs_prints_an_operations_wit_documentation() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli(&["docs", "@openfn/language-opencrvs@1.2.2", "notifyEvent"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.starts_with("notifyEvent(eventId: string, declaration: string"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2.0 `POST .../events/{id}/notify`, 1.9 `POST .../events/notifications`"),
+        "{text}"
+    );
+
+    let all = cli(&["docs", "openlmis"], dir.path());
+    let text = String::from_utf8_lossy(&all.stdout);
+    assert!(
+        text.contains("Operations on an OpenLMIS v3 server") && text.contains("submitStockEvent("),
+        "{text}"
+    );
+
+    let unknown = cli(&["docs", "openlmis", "fly"], dir.path());
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("available: approveRequisition"));
+}

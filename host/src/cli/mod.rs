@@ -1,6 +1,7 @@
 //! The command line: argument definitions, logging set-up and dispatch.
 
 mod demo;
+mod docs;
 mod job_args;
 mod list;
 mod run;
@@ -38,6 +39,8 @@ enum Command {
     Run(run::RunArgs),
     /// List the built-in adaptors, or one adaptor's operations.
     List(list::ListArgs),
+    /// Show an adaptor's operations with their documentation.
+    Docs(docs::DocsArgs),
     /// Receive OpenCRVS webhook deliveries and run a job for each accepted event.
     Serve(serve::ServeArgs),
     /// Run the examples against local simulators (started and stopped here) and print
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::List(args) => list::list(args),
+            Command::Docs(args) => docs::docs(args),
             Command::Demo(args) => demo::demo(args).await,
             Command::Serve(args) => serve::serve(args).await,
         }
