@@ -42,6 +42,7 @@ pub mod workflow;
 pub use adaptor::{ALLOWED_IMPORTS, Adaptor, Operation, Param};
 pub use engine::{Host, HostOptions, MAX_CONCURRENT_JOBS};
 pub use error::{Error, Result};
+pub use job::builtins::NAMES as BUILTIN_OPERATIONS;
 pub use job::runner::{Outcome, RunOptions, run as run_job};
 pub use job::{Job, Step};
 pub use redact::{MASK, Redactor};

@@ -166,6 +166,12 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Writes a line to the job's log as the adaptor would (masked), for host-side
+    /// operations such as `log`.
+    pub fn log(&self, message: &str) {
+        tracing::info!(adaptor = self.adaptor.name(), "{}", self.redactor.text(message));
+    }
+
     /// HTTP requests this session has sent.
     pub fn requests(&self) -> u32 {
         self.store.data().incidents().requests()

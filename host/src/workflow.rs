@@ -360,21 +360,14 @@ impl When {
             When::OnFailure => failed,
             When::Never => false,
             When::Condition { path, negated } => {
-                let truthy = path.query(output).all().first().is_some_and(|v| truthy(v));
+                let truthy = path
+                    .query(output)
+                    .all()
+                    .first()
+                    .is_some_and(|v| crate::job::builtins::truthy(v));
                 truthy != *negated
             }
         }
-    }
-}
-
-/// JavaScript's truthiness, which OpenFn conditions follow.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
     }
 }
 

@@ -259,3 +259,34 @@ async fn timeout_bounds_the_wait_for_a_slow_answer() {
     assert!(error["message"].as_str().unwrap().contains("timed out"), "{error}");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
 }
+
+// ---- host-side common operations ------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_runs_an_operation_per_item_with_its_own_references() {
+    let sim = canary_simulator();
+    let event = json!({"facilityId": "$.data.id", "programId": FP,
+        "lineItems": [{"orderableId": "d602d0c6-4052-456c-8ccd-61b4ad77bece", "quantity": 3, "occurredDate": "2017-02-06"}]});
+    let job = json!([
+        {"get": ["facilities", {"query": {"name": "Health Center", "page": 0, "size": 3}}]},
+        {"each": ["$.data.content[*]", {"submitStockEvent": [event]}]},
+        {"fnIf": ["$.data", {"log": ["last event", "$.data"]}]},
+        {"fnIf": [false, {"delete": ["never"]}]},
+        {"cursor": ["now", {"key": "lastRun"}]}
+    ]);
+    let state = run_ok(&sim, job).await;
+    let events = sim.stock_events();
+    assert_eq!(events.len(), 3);
+    let facilities: Vec<_> = events
+        .iter()
+        .map(|e| e["facilityId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        facilities.iter().collect::<std::collections::HashSet<_>>().len(),
+        3,
+        "one event per facility"
+    );
+    assert!(state["lastRun"].as_str().unwrap().ends_with('Z'));
+    assert!(state.get("index").is_none());
+    assert_eq!(count(&sim, "/api/never"), 0);
+}

@@ -44,5 +44,9 @@ pub fn list(args: ListArgs) -> ExitCode {
             }
         }
     }
+    println!(
+        "\nrun by the host in any job: {}",
+        adaptor_host::BUILTIN_OPERATIONS.join(", ")
+    );
     ExitCode::SUCCESS
 }

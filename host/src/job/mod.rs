@@ -8,8 +8,10 @@
 //! ```
 //! Each step names one operation (camelCase) and gives its arguments after `state`.
 //! A string argument beginning with `$.` is a JSONPath resolved against the state
-//! when the step runs (OpenFn's lazy `$` references).
+//! when the step runs (OpenFn's lazy `$` references). The common operations `each`,
+//! `fnIf`, `combine`, `log` and `cursor` run in the host ([`builtins`]).
 
+pub mod builtins;
 pub mod refs;
 pub mod runner;
 

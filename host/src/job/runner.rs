@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{Job, refs};
+use super::{Job, builtins};
 use crate::adaptor::Adaptor;
 use crate::engine::Host;
 use crate::error::Error;
@@ -81,14 +81,13 @@ async fn run_steps(
     let mut session = Session::start(host, adaptor, &options.limits, policy, redactor).await?;
     for (i, step) in job.steps.iter().enumerate() {
         *current = Some((i, step.operation.clone()));
-        let args = step
-            .args
-            .iter()
-            .map(|a| refs::resolve(a, state))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::Input(format!("job step {} ({}): {e}", i + 1, step.operation)))?;
         let started = Instant::now();
-        *state = session.call(&step.operation, &args, state).await?;
+        *state = builtins::run(&mut session, step, std::mem::take(state))
+            .await
+            .map_err(|e| match e {
+                Error::Input(message) => Error::Input(format!("job step {}: {message}", i + 1)),
+                other => other,
+            })?;
         tracing::info!(step = i + 1, operation = %step.operation, ms = started.elapsed().as_millis() as u64, "step done");
     }
     *current = None;
