@@ -13,9 +13,9 @@ use crate::session::Session;
 /// The built-in operations' names.
 pub const NAMES: [&str; 5] = ["each", "fnIf", "combine", "log", "cursor"];
 
-/// Runs one job step: a built-in, or an adaptor operation with its arguments resolved
-/// against `state`.
-pub async fn run(session: &mut Session<'_>, step: &Step, state: Value) -> Result<Value> {
+/// Runs one job step on `state`, in place: a built-in, or an adaptor operation with
+/// its arguments resolved against the state. On failure `state` is the state reached.
+pub async fn run(session: &mut Session<'_>, step: &Step, state: &mut Value) -> Result<()> {
     let input = |problem: String| Error::Input(format!("{}: {problem}", step.operation));
     match step.operation.as_str() {
         "each" => {
@@ -25,45 +25,42 @@ pub async fn run(session: &mut Session<'_>, step: &Step, state: Value) -> Result
                 ));
             };
             let operation = nested(operation).map_err(input)?;
-            let items = match refs::resolve(path, &state).map_err(input)? {
+            let items = match refs::resolve(path, state).map_err(input)? {
                 Value::Array(items) => items,
                 Value::Null => Vec::new(),
                 single => vec![single],
             };
-            let mut state = state;
             for (index, item) in items.into_iter().enumerate() {
                 state["data"] = item;
                 state["index"] = json!(index);
-                state = Box::pin(run(session, &operation, state)).await?;
+                Box::pin(run(session, &operation, state)).await?;
             }
-            if let Value::Object(map) = &mut state {
+            if let Value::Object(map) = state {
                 map.remove("index");
             }
-            Ok(state)
+            Ok(())
         }
         "fnIf" => {
             let [condition, operation] = &step.args[..] else {
                 return Err(input("expected [condition, operation]".into()));
             };
             let operation = nested(operation).map_err(input)?;
-            if truthy(&refs::resolve(condition, &state).map_err(input)?) {
-                Box::pin(run(session, &operation, state)).await
-            } else {
-                Ok(state)
+            if truthy(&refs::resolve(condition, state).map_err(input)?) {
+                Box::pin(run(session, &operation, state)).await?;
             }
+            Ok(())
         }
         "combine" => {
-            let mut state = state;
             for operation in &step.args {
-                state = Box::pin(run(session, &nested(operation).map_err(input)?, state)).await?;
+                Box::pin(run(session, &nested(operation).map_err(input)?, state)).await?;
             }
-            Ok(state)
+            Ok(())
         }
         "log" => {
             let values = step
                 .args
                 .iter()
-                .map(|a| refs::resolve(a, &state))
+                .map(|a| refs::resolve(a, state))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(input)?;
             let line: Vec<String> = values
@@ -71,13 +68,13 @@ pub async fn run(session: &mut Session<'_>, step: &Step, state: Value) -> Result
                 .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                 .collect();
             session.log(&line.join(" "));
-            Ok(state)
+            Ok(())
         }
         "cursor" => {
             let value = step
                 .args
                 .first()
-                .map(|v| refs::resolve(v, &state))
+                .map(|v| refs::resolve(v, state))
                 .transpose()
                 .map_err(input)?;
             let key = step
@@ -86,7 +83,6 @@ pub async fn run(session: &mut Session<'_>, step: &Step, state: Value) -> Result
                 .and_then(|o| o["key"].as_str())
                 .unwrap_or("cursor")
                 .to_string();
-            let mut state = state;
             let value = match value {
                 Some(Value::String(s)) if s == "now" => {
                     json!(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string())
@@ -100,16 +96,17 @@ pub async fn run(session: &mut Session<'_>, step: &Step, state: Value) -> Result
             };
             session.log(&format!("setting {key}: {value}"));
             state[key.as_str()] = value;
-            Ok(state)
+            Ok(())
         }
         _ => {
             let args = step
                 .args
                 .iter()
-                .map(|a| refs::resolve(a, &state))
+                .map(|a| refs::resolve(a, state))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(input)?;
-            session.call(&step.operation, &args, &state).await
+            *state = session.call(&step.operation, &args, state).await?;
+            Ok(())
         }
     }
 }

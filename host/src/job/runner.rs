@@ -82,12 +82,10 @@ async fn run_steps(
     for (i, step) in job.steps.iter().enumerate() {
         *current = Some((i, step.operation.clone()));
         let started = Instant::now();
-        *state = builtins::run(&mut session, step, std::mem::take(state))
-            .await
-            .map_err(|e| match e {
-                Error::Input(message) => Error::Input(format!("job step {}: {message}", i + 1)),
-                other => other,
-            })?;
+        builtins::run(&mut session, step, state).await.map_err(|e| match e {
+            Error::Input(message) => Error::Input(format!("job step {}: {message}", i + 1)),
+            other => other,
+        })?;
         tracing::info!(step = i + 1, operation = %step.operation, ms = started.elapsed().as_millis() as u64, "step done");
     }
     *current = None;
