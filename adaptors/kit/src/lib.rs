@@ -35,6 +35,16 @@ pub fn operation(state: &str, operation: impl FnOnce(State) -> Result<State, Err
     Ok(operation(State::parse(state)?)?.to_json())
 }
 
+/// Like [`operation`], for operations that talk to the configured server: `client`
+/// builds the adaptor's client from the state (its configuration) first.
+pub fn operation_with<C>(
+    state: &str,
+    client: impl FnOnce(&State) -> Result<C, Error>,
+    operation: impl FnOnce(&C, State) -> Result<State, Error>,
+) -> Result<String, Error> {
+    self::operation(state, |state| operation(&client(&state)?, state))
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use wasip2;

@@ -19,12 +19,15 @@ impl Api {
     /// Parses `state`, reads the server from its configuration, runs `operation` and
     /// returns the next state as JSON text.
     pub fn run(state: &str, operation: impl FnOnce(&Api, State) -> Result<State, Error>) -> Result<String, Error> {
-        kit::operation(state, |state| {
-            let api = Api {
-                server: Server::from_configuration(&state)?,
-            };
-            operation(&api, state)
-        })
+        kit::operation_with(
+            state,
+            |state| {
+                Ok(Api {
+                    server: Server::from_configuration(state)?,
+                })
+            },
+            operation,
+        )
     }
 
     /// `{baseUrl}/api/{path}`.
