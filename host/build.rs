@@ -78,7 +78,10 @@ fn main() {
 /// `path` as `{"<adaptor>": {"interface": docs, "operations": {"<wit name>": docs}}}`,
 /// for `adaptor-host docs`: a component keeps no WIT docs, so they come from here.
 fn write_docs(wit: &Path, path: &Path) {
-    let mut resolve = wit_parser::Resolve { all_features: true, ..Default::default() };
+    let mut resolve = wit_parser::Resolve {
+        all_features: true,
+        ..Default::default()
+    };
     resolve
         .push_dir(wit)
         .unwrap_or_else(|e| panic!("cannot read the WIT in {}: {e:#}", wit.display()));
