@@ -144,6 +144,10 @@ async fn v2_0_notifies_by_event_path_and_gets_its_token_from_the_gateway() {
     let state = ok(&run_crvs(&sim, job, true).await).clone();
     let id = state["data"]["id"].as_str().unwrap();
     assert_eq!(state["data"]["status"], "NOTIFIED");
+    assert_eq!(
+        state["response"]["headers"]["x-version"], "v2.0.0",
+        "the version is visible to jobs"
+    );
     let all = paths(sim.server());
     assert_eq!(all[0], "/gateway/auth/token");
     assert!(
@@ -519,4 +523,19 @@ async fn access_token_skips_the_token_request_and_a_rotated_secret_is_refused() 
         ["/register/api/events/events/search"],
         "no token request"
     );
+}
+
+#[test]
+fn services_are_also_reached_by_host_name() {
+    use std::io::{Read as _, Write as _};
+    let sim = crvs_simulator(ServerVersion::V1_9);
+    let mut stream = std::net::TcpStream::connect(sim.server().addr()).unwrap();
+    let request =
+        "GET /location?type=CRVS_OFFICE HTTP/1.1\r\nHost: gateway.farajaland.test\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("x-version: v1.9.15"), "{answer}");
+    assert!(answer.contains(OFFICE));
 }

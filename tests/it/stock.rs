@@ -90,3 +90,23 @@ async fn reference_data_is_looked_up_by_code() {
             .contains("no orderable has the code \"NOPE\"")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stock_event_over_the_gateways_body_limit_is_a_413() {
+    let sim = canary_simulator();
+    let items: Vec<_> = (0..12_000)
+        .map(|_| json!({"orderableId": LEVORA, "reasonId": RECEIPTS, "quantity": 1, "occurredDate": "2017-02-06"}))
+        .collect();
+    let event =
+        json!({"facilityId": "e6799d64-d10d-4011-b8c2-0e4d4a3f65ce", "programId": FAMILY_PLANNING, "lineItems": items});
+    let error = run_err(&sim, json!([{"submitStockEvent": [event]}])).await;
+    assert_eq!(error["details"]["status"], 413);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("returned 413: Payload Too Large"),
+        "{error}"
+    );
+    assert!(sim.stock_events().is_empty());
+}

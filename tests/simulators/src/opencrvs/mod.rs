@@ -16,7 +16,7 @@
 //! - locations (FHIR in 1.x, the 2.0 list), an office/district/state hierarchy;
 //! - webhooks (1.x): subscription with the challenge, listing, removal, and signed
 //!   deliveries ([`Simulator::register_birth`]), tampered ones on request;
-//! - gateway faults (502s) on request.
+//! - gateway faults (502s) on request, and the `X-Version` header.
 
 mod auth;
 mod events;
@@ -362,7 +362,26 @@ fn router(world: Shared) -> Router<()> {
     // Host-header routing: `gateway.<domain>/x` is `/gateway/x`.
     Router::new()
         .fallback_service(app)
-        .layer(axum::middleware::from_fn_with_state(world, route_by_host))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&world), route_by_host))
+        .layer(axum::middleware::from_fn_with_state(world, version_header))
+}
+
+/// The gateway's `X-Version` header on every answer that is not an error, which
+/// clients can use to detect the version.
+async fn version_header(State(world): State<Shared>, request: Request, next: Next) -> Response {
+    let version = match world.lock().expect("world").config.version {
+        ServerVersion::V1_3 => "v1.3.5",
+        ServerVersion::V1_8 => "v1.8.3",
+        ServerVersion::V1_9 => "v1.9.15",
+        ServerVersion::V2_0 => "v2.0.0",
+    };
+    let mut response = next.run(request).await;
+    if !response.status().is_client_error() && !response.status().is_server_error() {
+        response
+            .headers_mut()
+            .insert("x-version", axum::http::HeaderValue::from_static(version));
+    }
+    response
 }
 
 /// Rewrites `Host: <service>.<domain>` requests to the service's path prefix.

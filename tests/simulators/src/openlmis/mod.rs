@@ -14,6 +14,7 @@
 //!   `Idempotency-Key` (400 bad format, 409 reuse), search;
 //! - stock: stock events that change stock on hand (and are refused when they would
 //!   take it below zero), v2 stock card summaries;
+//! - the gateway's 1 MB body limit (413);
 //! - injected failures ([`Fault`]): 5xx, 429 with `Retry-After`, resets, latency; and
 //!   data that changes between page requests.
 
@@ -249,7 +250,27 @@ fn router(world: Shared) -> Router {
         .route("/api/oauth/token", post(auth::token).fallback(auth::method_not_allowed))
         .merge(resources)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(body_size_limit))
         .with_state(world)
+}
+
+/// nginx's `client_max_body_size` (`CLIENT_MAX_BODY_SIZE`, 1m in OpenLMIS).
+const MAX_BODY_BYTES: u64 = 1 << 20;
+
+/// The gateway refuses larger bodies with its 413 page before any service sees them.
+async fn body_size_limit(request: Request, next: Next) -> Response {
+    let length = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|n| n > MAX_BODY_BYTES) {
+        // nginx reads what it refuses (lingering close): closing with unread data would
+        // reset the connection and lose the 413.
+        let _ = axum::body::to_bytes(request.into_body(), usize::MAX).await;
+        return Fault::Status(413).response().expect("a status fault answers");
+    }
+    next.run(request).await
 }
 
 /// What happens to an authenticated request before its service sees it: scheduled
