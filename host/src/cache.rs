@@ -32,9 +32,9 @@ impl Cache {
         };
         let path = self.dir.join(self.key(engine, wasm));
         if path.exists() {
-            // SAFETY-free: `deserialize_file` is unsafe because a .cwasm is trusted
-            // machine code. Only this host writes this directory, keyed by a hash of
-            // the wasm it compiled, and wasmtime checks the engine compatibility.
+            // A .cwasm is machine code that runs as is: only this host writes this
+            // directory (named by the wasm's hash), and wasmtime refuses one built for
+            // another engine configuration.
             match load_trusted(engine, &path) {
                 Ok(component) => {
                     tracing::debug!(adaptor = name, path = %path.display(), "loaded compiled component from cache");
