@@ -539,3 +539,49 @@ fn services_are_also_reached_by_host_name() {
     assert!(answer.to_ascii_lowercase().contains("x-version: v1.9.15"), "{answer}");
     assert!(answer.contains(OFFICE));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_results_that_shift_between_pages_are_kept_once() {
+    let sim = crvs_simulator(ServerVersion::V2_0);
+    // A registration arrives after the first page: under `updatedAt desc` it lands
+    // first, and page two starts with page one's last result again.
+    sim.add_event_after(1);
+    let query = json!({"type": "and", "clauses": [{"eventType": "birth"}]});
+    let state = ok(&run_crvs(
+        &sim,
+        json!([{"searchEvents": [query, {"limit": 10, "all": true}]}]),
+        true,
+    )
+    .await)
+    .clone();
+    let results = state["data"].as_array().unwrap();
+    let ids: std::collections::HashSet<_> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), results.len(), "no result twice");
+    assert_eq!(results.len(), 25, "every record there at the start, once");
+    assert_eq!(state["response"]["total"], 26, "the server's total moved");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_the_scopes_is_forbidden_to_notify_and_finds_nothing() {
+    let mut client = crate::util::canary_crvs_client();
+    client.scopes = vec!["webhook".into()];
+    let sim = simulators::opencrvs::Simulator::with_config(simulators::opencrvs::Config {
+        version: ServerVersion::V1_9,
+        clients: vec![client.clone()],
+        ..simulators::opencrvs::Config::default()
+    });
+    let configuration = sim.configuration(&client, true);
+    let (adaptor, options) = (crate::util::opencrvs(), crate::util::options());
+    let job = json!([{"createEvent": ["birth"]}]).to_string();
+    let outcome = crate::util::run(adaptor, &job, configuration.clone(), &options).await;
+    let error = err(&outcome);
+    assert_eq!(error["details"]["status"], 403);
+    assert_eq!(error["details"]["body"]["message"], "FORBIDDEN");
+    let job = json!([{"queryEvents": [{"event": "birth"}]}]).to_string();
+    let outcome = crate::util::run(adaptor, &job, configuration, &options).await;
+    assert_eq!(
+        ok(&outcome)["response"]["totalItems"],
+        0,
+        "GraphQL answers an empty result, not an error"
+    );
+}

@@ -168,18 +168,39 @@ pub(crate) async fn require_token(State(world): State<Shared>, mut request: Requ
     };
     match verify(&key, generation, &token) {
         Ok(claims) => {
-            request
-                .extensions_mut()
-                .insert(Caller(claims["sub"].as_str().unwrap_or_default().to_string()));
+            request.extensions_mut().insert(Caller {
+                system_id: claims["sub"].as_str().unwrap_or_default().to_string(),
+                scopes: claims["scope"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect(),
+            });
             next.run(request).await
         }
         Err(message) => unauthorized(message),
     }
 }
 
-/// The system id (`sub`) of an authenticated caller.
+/// An authenticated caller.
 #[derive(Debug, Clone)]
-pub(crate) struct Caller(pub(crate) String);
+pub(crate) struct Caller {
+    /// The system id (`sub`).
+    pub(crate) system_id: String,
+    /// The token's scopes.
+    pub(crate) scopes: Vec<String>,
+}
+
+impl Caller {
+    /// Whether the token carries any of `scopes` (by prefix, so
+    /// `record.notify[event=birth]` counts as `record.notify`).
+    pub(crate) fn may(&self, scopes: &[&str]) -> bool {
+        self.scopes
+            .iter()
+            .any(|have| scopes.iter().any(|want| have.starts_with(want)))
+    }
+}
 
 /// The bearer token of a request, if any.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {

@@ -2,11 +2,12 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::auth::Caller;
 use super::{ServerVersion, Shared, World, locations, now_iso, trpc_error};
 
 /// The declaration fields of the birth event configuration (Farajaland's, abridged).
@@ -25,6 +26,22 @@ const BIRTH_FIELDS: [&str; 12] = [
     "informant.phoneNo",
 ];
 const EVENT_TYPES: [&str; 2] = ["birth", "death"];
+
+/// Scopes that allow creating and notifying events (1.9: `record.create[...]`,
+/// `record.notify[...]`; 2.0: `type=record.*`; the older `notification-api`).
+const NOTIFY_SCOPES: [&str; 5] = [
+    "notification-api",
+    "record.create",
+    "record.notify",
+    "type=record.create",
+    "type=record.notify",
+];
+/// Scopes that allow searching.
+const SEARCH_SCOPES: [&str; 3] = ["recordsearch", "record.search", "type=record.search"];
+
+fn forbidden(path: &str) -> Response {
+    trpc_error(StatusCode::FORBIDDEN, "FORBIDDEN", path)
+}
 
 fn tracking_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..6].to_uppercase()
@@ -45,8 +62,15 @@ pub(crate) fn seeded_event(_world: &mut World, n: usize) -> Value {
 
 /// `POST /api/events/events` `{type, transactionId, createdAtLocation?}`: idempotent on
 /// the transaction id; 2.0 requires `createdAtLocation` from system clients.
-pub(crate) async fn create(State(world): State<Shared>, body: Result<Json<Value>, JsonRejection>) -> Response {
+pub(crate) async fn create(
+    State(world): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
     let path = "event.create";
+    if !caller.may(&NOTIFY_SCOPES) {
+        return forbidden(path);
+    }
     let Ok(Json(body)) = body else {
         return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
     };
@@ -177,8 +201,15 @@ fn notify(world: &mut World, id: &str, body: &Value, path: &str) -> Response {
 }
 
 /// 1.9: `POST /api/events/events/notifications` with `eventId` in the body.
-pub(crate) async fn notify_v1_9(State(world): State<Shared>, body: Result<Json<Value>, JsonRejection>) -> Response {
+pub(crate) async fn notify_v1_9(
+    State(world): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
     let path = "event.actions.notify.request";
+    if !caller.may(&NOTIFY_SCOPES) {
+        return forbidden(path);
+    }
     let Ok(Json(body)) = body else {
         return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
     };
@@ -191,10 +222,14 @@ pub(crate) async fn notify_v1_9(State(world): State<Shared>, body: Result<Json<V
 /// 2.0: `POST /api/events/events/{id}/notify`.
 pub(crate) async fn notify_v2(
     State(world): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let path = "event.actions.notify.request";
+    if !caller.may(&NOTIFY_SCOPES) {
+        return forbidden(path);
+    }
     let Ok(Json(body)) = body else {
         return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
     };
@@ -244,8 +279,15 @@ pub(crate) async fn create_and_notify(
 
 /// `POST /api/events/events/search` `{query, limit, offset, sort}`: `{results, total}`,
 /// newest `updatedAt` first.
-pub(crate) async fn search(State(world): State<Shared>, body: Result<Json<Value>, JsonRejection>) -> Response {
+pub(crate) async fn search(
+    State(world): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
     let path = "event.search";
+    if !caller.may(&SEARCH_SCOPES) {
+        return forbidden(path);
+    }
     let Ok(Json(body)) = body else {
         return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
     };

@@ -12,7 +12,10 @@
 //!   and the daily quota (429 `RATE_LIMIT_EXCEEDED`);
 //! - events v2 (1.9 and 2.0 routes): idempotent create, notify with `createdAtLocation`
 //!   and declaration validation, 409 on a wrong state, REST search with limit/offset,
-//!   event reads (2.0), the one-shot notify (2.0);
+//!   event reads (2.0), the one-shot notify (2.0), results that shift between pages
+//!   ([`Simulator::add_event_after`]);
+//! - scopes: 403 `FORBIDDEN` for events without `record.*`/`notification-api`, and
+//!   empty GraphQL results without `recordsearch`;
 //! - locations (FHIR in 1.x, the 2.0 list), an office/district/state hierarchy;
 //! - webhooks (1.x): subscription with the challenge, listing, removal, and signed
 //!   deliveries ([`Simulator::register_birth`]), tampered ones on request;
@@ -143,6 +146,8 @@ pub(crate) struct World {
     pub(crate) expire_after: Option<usize>,
     /// Tokens carry the generation they were issued in; older generations are expired.
     pub(crate) token_generation: u64,
+    /// Requests to serve before a new registration appears (newest, so first).
+    pub(crate) new_event_after: Option<usize>,
 }
 
 pub(crate) type Shared = Arc<Mutex<World>>;
@@ -176,6 +181,7 @@ impl Simulator {
             base_url: String::new(),
             expire_after: None,
             token_generation: 0,
+            new_event_after: None,
         }));
         for n in 0..seeded {
             let mut world = world.lock().expect("world");
@@ -253,6 +259,13 @@ impl Simulator {
     /// requests) have been served, as the ten-minute lifetime does in a long job.
     pub fn expire_tokens_after(&self, requests: usize) {
         self.world().expire_after = Some(requests);
+    }
+
+    /// A birth is registered (the newest record, so first in search order) once
+    /// `requests` more requests have been served: a client paging through search
+    /// results sees them shift.
+    pub fn add_event_after(&self, requests: usize) {
+        self.world().new_event_after = Some(requests);
     }
 
     /// The FHIR notifications accepted so far.
@@ -412,6 +425,19 @@ async fn gateway_faults(State(world): State<Shared>, request: Request, next: Nex
                 world.token_generation += 1;
             }
             Some(n) => world.expire_after = Some(n - 1),
+            None => {}
+        }
+        match world.new_event_after {
+            Some(0) => {
+                world.new_event_after = None;
+                let n = world.events.len();
+                let mut event = events::seeded_event(&mut world, n);
+                event["updatedAt"] = json!(now_iso());
+                let id = event["id"].as_str().expect("id").to_string();
+                world.event_order.push(id.clone());
+                world.events.insert(id, event);
+            }
+            Some(n) => world.new_event_after = Some(n - 1),
             None => {}
         }
         if let Some(status) = world.faults.pop_front() {

@@ -78,7 +78,7 @@ pub(crate) async fn subscribe(
             .config
             .clients
             .iter()
-            .find(|c| c.system_id == caller.0 && c.active)
+            .find(|c| c.system_id == caller.system_id && c.active)
         else {
             return denied(
                 &topic,
@@ -113,7 +113,7 @@ pub(crate) async fn subscribe(
         id,
         callback,
         topic,
-        system_id: caller.0,
+        system_id: caller.system_id.clone(),
         created_at: now_iso(),
     });
     StatusCode::ACCEPTED.into_response()
@@ -125,10 +125,10 @@ pub(crate) async fn list(State(world): State<Shared>, Extension(caller): Extensi
     let entries: Vec<Value> = world
         .subscriptions
         .iter()
-        .filter(|s| s.system_id == caller.0)
+        .filter(|s| s.system_id == caller.system_id)
         .map(|s| {
             json!({"id": s.id, "callback": s.callback, "createdAt": s.created_at, "topic": s.topic,
-                   "createdBy": {"client_id": caller.0, "name": "Webhook client", "type": "webhook", "username": "webhook"}})
+                   "createdBy": {"client_id": caller.system_id, "name": "Webhook client", "type": "webhook", "username": "webhook"}})
         })
         .collect();
     Json(json!({"entries": entries})).into_response()
