@@ -110,3 +110,35 @@ async fn a_stock_event_over_the_gateways_body_limit_is_a_413() {
     );
     assert!(sim.stock_events().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orderable_versions_and_conditional_gets() {
+    let sim = canary_simulator();
+    let path = format!("orderables/{LEVORA}");
+    let state = run_ok(
+        &sim,
+        json!([
+            {"put": [path, {"id": LEVORA, "productCode": "C100", "fullProductName": "Levora 28"}]},
+            {"get": [path, {"query": {"versionNumber": 1}}]},
+            {"get": [path]},
+            {"get": [path, {"headers": {"If-Modified-Since": "$.response.headers['last-modified']"}}]}
+        ]),
+    )
+    .await;
+    assert_eq!(
+        state["references"][1]["meta"]["versionNumber"], 2,
+        "PUT makes a new version"
+    );
+    assert_eq!(
+        state["references"][2]["fullProductName"], "Levora",
+        "version 1 is still there"
+    );
+    assert_eq!(state["references"][3]["fullProductName"], "Levora 28");
+    assert_eq!(state["response"]["statusCode"], 304);
+    assert!(state["data"].is_null());
+    let error = run_err(&sim, json!([{"put": [path, {"id": "someone-else"}]}])).await;
+    assert_eq!(
+        error["details"]["body"]["messageKey"],
+        "referenceData.error.orderable.idMismatch"
+    );
+}

@@ -9,6 +9,8 @@
 //!   header only), with 401 `unauthorized` / `invalid_token` bodies;
 //! - reference data: programs (a bare array), facilities (2,734) and orderables
 //!   (10,234) as Spring pages, lookups by code, `page` without `size` refused;
+//!   orderable versions (`PUT` makes a new one, `?versionNumber=` reads an old one)
+//!   with `Last-Modified` and `If-Modified-Since` (304);
 //! - requisitions: the status machine (initiate, submit, authorize, approve, reject,
 //!   batch approve), weak ETags with `If-Match` (409 on a stale version),
 //!   `Idempotency-Key` (400 bad format, 409 reuse), search;
@@ -104,6 +106,8 @@ pub(crate) struct World {
     pub(crate) failed_logins: HashMap<String, u32>,
     pub(crate) facilities: Vec<Value>,
     pub(crate) orderables: Vec<Value>,
+    /// Earlier versions of orderables, by id, oldest first.
+    pub(crate) orderable_versions: HashMap<String, Vec<Value>>,
     pub(crate) requisitions: requisitions::Store,
     pub(crate) idempotency_keys: HashSet<String>,
     pub(crate) stock: stock::Ledger,
@@ -151,6 +155,7 @@ impl Simulator {
             failed_logins: HashMap::new(),
             facilities: data::facilities(),
             orderables: data::orderables(),
+            orderable_versions: HashMap::new(),
             requisitions: requisitions::Store::default(),
             idempotency_keys: HashSet::new(),
             stock: stock::Ledger::default(),
@@ -226,6 +231,10 @@ fn router(world: Shared) -> Router {
         .route("/api/facilities", get(reference::facilities))
         .route("/api/facilities/{id}", get(reference::facility))
         .route("/api/orderables", get(reference::orderables))
+        .route(
+            "/api/orderables/{id}",
+            get(reference::orderable).put(reference::update_orderable),
+        )
         .route("/api/requisitions", post(requisitions::batch))
         .route("/api/requisitions/initiate", post(requisitions::initiate))
         .route("/api/requisitions/search", get(requisitions::search))

@@ -104,3 +104,102 @@ pub(crate) async fn orderables(State(world): State<Shared>, RawQuery(raw): RawQu
         .collect::<Vec<_>>();
     Json(request.page(&matching)).into_response()
 }
+
+/// `meta.lastUpdated` (ISO 8601) as an HTTP date.
+fn http_date(iso: &str) -> Option<String> {
+    humantime::parse_rfc3339(iso).ok().map(httpdate::fmt_http_date)
+}
+
+/// `GET /api/orderables/{id}?versionNumber=`: the newest version or the one asked
+/// for, with `Last-Modified`; `If-Modified-Since` not older than it gets 304.
+pub(crate) async fn orderable(
+    State(world): State<Shared>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let world = world.lock().expect("world");
+    let Some(newest) = world.orderables.iter().find(|o| o["id"] == id.as_str()) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "referenceData.error.orderable.notFound",
+            &format!("Orderable with id {id} not found"),
+        );
+    };
+    let found = match query.get("versionNumber").map(|v| v.parse::<u64>()) {
+        None => Some(newest),
+        Some(Ok(n)) => std::iter::once(newest)
+            .chain(world.orderable_versions.get(&id).into_iter().flatten())
+            .find(|o| o["meta"]["versionNumber"] == n),
+        Some(Err(_)) => None,
+    };
+    let Some(found) = found else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "referenceData.error.orderable.notFound",
+            "Orderable version not found",
+        );
+    };
+    let modified = found["meta"]["lastUpdated"]
+        .as_str()
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+    let since = headers
+        .get(axum::http::header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    if let (Some(modified), Some(since)) = (modified, since)
+        && modified <= since
+    {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    let mut response = Json(found.clone()).into_response();
+    if let Some(date) = found["meta"]["lastUpdated"].as_str().and_then(http_date)
+        && let Ok(value) = date.parse()
+    {
+        response.headers_mut().insert(axum::http::header::LAST_MODIFIED, value);
+    }
+    response
+}
+
+/// `PUT /api/orderables/{id}`: a new version (the body's id must be the path's).
+pub(crate) async fn update_orderable(
+    State(world): State<Shared>,
+    Path(id): Path<String>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(mut orderable)) = body else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "referenceData.error.orderable.invalid",
+            "The orderable is not valid JSON",
+        );
+    };
+    if orderable["id"] != id.as_str() {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "referenceData.error.orderable.idMismatch",
+            "Orderable id in the body does not match the id in the path",
+        );
+    }
+    let mut world = world.lock().expect("world");
+    let Some(index) = world.orderables.iter().position(|o| o["id"] == id.as_str()) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "referenceData.error.orderable.notFound",
+            &format!("Orderable with id {id} not found"),
+        );
+    };
+    let previous = world.orderables[index].clone();
+    let version = previous["meta"]["versionNumber"].as_u64().unwrap_or(1) + 1;
+    // Second resolution, like the HTTP dates clients compare it with; a new version
+    // is always at least a second newer.
+    let previous_time = previous["meta"]["lastUpdated"]
+        .as_str()
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+    let now = std::time::SystemTime::now()
+        .max(previous_time.map_or(std::time::UNIX_EPOCH, |t| t + std::time::Duration::from_secs(1)));
+    orderable["meta"] = serde_json::json!({"versionNumber": version, "lastUpdated": humantime::format_rfc3339_seconds(now).to_string()});
+    world.orderable_versions.entry(id).or_default().push(previous);
+    world.orderables[index] = orderable.clone();
+    Json(orderable).into_response()
+}
