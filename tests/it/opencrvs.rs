@@ -585,3 +585,38 @@ async fn a_client_without_the_scopes_is_forbidden_to_notify_and_finds_nothing() 
         "GraphQL answers an empty result, not an error"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asynchronously_confirmed_notification_stays_requested_until_country_config_answers() {
+    use simulators::opencrvs::{Config, Confirmation, Simulator};
+    let config = |confirmation| Config {
+        version: ServerVersion::V2_0,
+        clients: vec![crate::util::canary_crvs_client()],
+        confirmation,
+        ..Config::default()
+    };
+    let sim = Simulator::with_config(config(Confirmation::Async));
+    let job = json!([{"submitBirthNotification": [declaration(), {"createdAtLocation": OFFICE}]}]);
+    let state = ok(&run_crvs(&sim, job.clone(), true).await).clone();
+    let id = state["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(state["data"]["status"], "CREATED");
+    assert_eq!(
+        state["data"]["actions"].as_array().unwrap().last().unwrap()["status"],
+        "Requested"
+    );
+
+    sim.confirm(&id, true);
+    let state = ok(&run_crvs(&sim, json!([{"getEvent": [id]}]), true).await).clone();
+    assert_eq!(state["data"]["status"], "NOTIFIED");
+
+    let failing = Simulator::with_config(config(Confirmation::Fail));
+    let error = err(&run_crvs(&failing, job, true).await).clone();
+    assert_eq!(error["details"]["status"], 500);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unexpected failure from country config"),
+        "{error}"
+    );
+}

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::{ServerVersion, Shared, World, locations, now_iso, trpc_error};
+use super::{Confirmation, ServerVersion, Shared, World, locations, now_iso, trpc_error};
 
 /// The declaration fields of the birth event configuration (Farajaland's, abridged).
 const BIRTH_FIELDS: [&str; 12] = [
@@ -183,14 +183,29 @@ fn notify(world: &mut World, id: &str, body: &Value, path: &str) -> Response {
         );
         return trpc_error(StatusCode::CONFLICT, &message, path);
     }
+    let confirmation = world.config.confirmation;
+    if confirmation == Confirmation::Fail {
+        return trpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Unexpected failure from country config action confirmation API",
+            path,
+        );
+    }
     let now = now_iso();
     let stored = world.events.get_mut(id).expect("found above");
-    stored["status"] = json!("NOTIFIED");
     stored["updatedAt"] = json!(now);
     stored["declaration"] = Value::Object(declaration.clone());
     stored["createdAtLocation"] = body["createdAtLocation"].clone();
+    let outcome = match confirmation {
+        Confirmation::Accept => Some("Accepted"),
+        Confirmation::Reject => Some("Rejected"),
+        Confirmation::Async | Confirmation::Fail => None,
+    };
+    if outcome == Some("Accepted") {
+        stored["status"] = json!("NOTIFIED");
+    }
     let actions = stored["actions"].as_array_mut().expect("actions");
-    for status in ["Requested", "Accepted"] {
+    for status in std::iter::once("Requested").chain(outcome) {
         actions.push(
             json!({"id": uuid::Uuid::new_v4().to_string(), "type": "NOTIFY", "transactionId": transaction,
                             "createdByUserType": "system", "createdAt": now, "createdByRole": "HEALTH",
@@ -198,6 +213,30 @@ fn notify(world: &mut World, id: &str, body: &Value, path: &str) -> Response {
         );
     }
     Json(stored.clone()).into_response()
+}
+
+/// Country config's late answer to an asynchronous confirmation.
+pub(crate) fn confirm(world: &mut World, id: &str, accept: bool) {
+    let Some(event) = world.events.get_mut(id) else { return };
+    let Some(requested) = event["actions"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .rev()
+                .find(|a| a["type"] == "NOTIFY" && a["status"] == "Requested")
+        })
+        .cloned()
+    else {
+        return;
+    };
+    let mut answer = requested;
+    answer["id"] = json!(uuid::Uuid::new_v4().to_string());
+    answer["createdAt"] = json!(now_iso());
+    answer["status"] = json!(if accept { "Accepted" } else { "Rejected" });
+    if accept {
+        event["status"] = json!("NOTIFIED");
+    }
+    event["actions"].as_array_mut().expect("actions").push(answer);
 }
 
 /// 1.9: `POST /api/events/events/notifications` with `eventId` in the body.

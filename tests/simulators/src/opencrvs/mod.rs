@@ -16,6 +16,8 @@
 //!   ([`Simulator::add_event_after`]);
 //! - scopes: 403 `FORBIDDEN` for events without `record.*`/`notification-api`, and
 //!   empty GraphQL results without `recordsearch`;
+//! - country config's confirmation of notify actions: at once, asynchronously
+//!   (`Requested` until [`Simulator::confirm`]), rejected, or failing (500);
 //! - locations (FHIR in 1.x, the 2.0 list), an office/district/state hierarchy;
 //! - webhooks (1.x): subscription with the challenge, listing, removal, and signed
 //!   deliveries ([`Simulator::register_birth`]), tampered ones on request;
@@ -95,6 +97,20 @@ impl SystemClient {
     }
 }
 
+/// How country config answers core's confirmation request for a notify action
+/// (`POST /trigger/events/{type}/actions/NOTIFY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// 200: the action is accepted at once (the default).
+    Accept,
+    /// 202: the action stays `Requested` until [`Simulator::confirm`].
+    Async,
+    /// 400: the action is rejected.
+    Reject,
+    /// Anything else: core answers 500.
+    Fail,
+}
+
 /// The deployment the simulator plays.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -110,6 +126,8 @@ pub struct Config {
     pub search_quota: usize,
     /// Registered birth records in the search indexes at start.
     pub seeded_records: usize,
+    /// How country config confirms notify actions.
+    pub confirmation: Confirmation,
 }
 
 impl Default for Config {
@@ -121,6 +139,7 @@ impl Default for Config {
             domain: "farajaland.test".into(),
             search_quota: 2000,
             seeded_records: 25,
+            confirmation: Confirmation::Accept,
         }
     }
 }
@@ -266,6 +285,12 @@ impl Simulator {
     /// results sees them shift.
     pub fn add_event_after(&self, requests: usize) {
         self.world().new_event_after = Some(requests);
+    }
+
+    /// Country config's late answer to a notify action it took asynchronously: the
+    /// action becomes `Accepted` (the event `NOTIFIED`) or `Rejected`.
+    pub fn confirm(&self, event_id: &str, accept: bool) {
+        events::confirm(&mut self.world(), event_id, accept);
     }
 
     /// The FHIR notifications accepted so far.
