@@ -39,8 +39,19 @@ const NOTIFY_SCOPES: [&str; 5] = [
 /// Scopes that allow searching.
 const SEARCH_SCOPES: [&str; 3] = ["recordsearch", "record.search", "type=record.search"];
 
-fn forbidden(path: &str) -> Response {
-    trpc_error(StatusCode::FORBIDDEN, "FORBIDDEN", path)
+/// What every events procedure checks first: the caller's scopes (403), then that the
+/// body is JSON (400). Returns the body.
+fn admit(
+    caller: &Caller,
+    scopes: &[&str],
+    body: Result<Json<Value>, JsonRejection>,
+    path: &str,
+) -> Result<Value, Response> {
+    if !caller.may(scopes) {
+        return Err(trpc_error(StatusCode::FORBIDDEN, "FORBIDDEN", path));
+    }
+    body.map(|Json(body)| body)
+        .map_err(|_| trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path))
 }
 
 fn tracking_id() -> String {
@@ -68,11 +79,9 @@ pub(crate) async fn create(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let path = "event.create";
-    if !caller.may(&NOTIFY_SCOPES) {
-        return forbidden(path);
-    }
-    let Ok(Json(body)) = body else {
-        return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
+    let body = match admit(&caller, &NOTIFY_SCOPES, body, path) {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let mut world = world.lock().expect("world");
     let (Some(event_type), Some(transaction)) = (body["type"].as_str(), body["transactionId"].as_str()) else {
@@ -246,11 +255,9 @@ pub(crate) async fn notify_v1_9(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let path = "event.actions.notify.request";
-    if !caller.may(&NOTIFY_SCOPES) {
-        return forbidden(path);
-    }
-    let Ok(Json(body)) = body else {
-        return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
+    let body = match admit(&caller, &NOTIFY_SCOPES, body, path) {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let Some(id) = body["eventId"].as_str().map(str::to_string) else {
         return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
@@ -266,11 +273,9 @@ pub(crate) async fn notify_v2(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let path = "event.actions.notify.request";
-    if !caller.may(&NOTIFY_SCOPES) {
-        return forbidden(path);
-    }
-    let Ok(Json(body)) = body else {
-        return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
+    let body = match admit(&caller, &NOTIFY_SCOPES, body, path) {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     notify(&mut world.lock().expect("world"), &id, &body, path)
 }
@@ -278,11 +283,13 @@ pub(crate) async fn notify_v2(
 /// 2.0: `POST /api/events/events/notify`, create and notify in one call.
 pub(crate) async fn create_and_notify(
     State(world): State<Shared>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let path = "event.createAndNotify";
-    let Ok(Json(body)) = body else {
-        return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
+    let body = match admit(&caller, &NOTIFY_SCOPES, body, path) {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let event_type = body["eventType"].as_str().unwrap_or_default();
     if !EVENT_TYPES.contains(&event_type) {
@@ -324,11 +331,9 @@ pub(crate) async fn search(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let path = "event.search";
-    if !caller.may(&SEARCH_SCOPES) {
-        return forbidden(path);
-    }
-    let Ok(Json(body)) = body else {
-        return trpc_error(StatusCode::BAD_REQUEST, "Input validation failed", path);
+    let body = match admit(&caller, &SEARCH_SCOPES, body, path) {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let query = match &body["query"] {
         Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
