@@ -10,6 +10,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::sync::oneshot;
 
+/// The largest request body a simulator reads (far above any API's own limit).
+const MAX_BODY: usize = 64 << 20;
+
 /// A request as the simulator received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -56,6 +59,12 @@ impl Running {
                         .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                         .collect(),
                 });
+                // Real servers read a request's body even when the handler ignores it;
+                // closing with unread bytes makes the kernel reset the connection, and
+                // the client would lose the answer (and retry work already done).
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, MAX_BODY).await.unwrap_or_default();
+                let req = Request::from_parts(parts, axum::body::Body::from(body));
                 Ok::<Response, std::convert::Infallible>(next.run(req).await)
             }
         }));

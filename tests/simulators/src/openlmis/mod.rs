@@ -274,9 +274,6 @@ async fn body_size_limit(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if length.is_some_and(|n| n > MAX_BODY_BYTES) {
-        // nginx reads what it refuses (lingering close): closing with unread data would
-        // reset the connection and lose the 413.
-        let _ = axum::body::to_bytes(request.into_body(), usize::MAX).await;
         return Fault::Status(413).response().expect("a status fault answers");
     }
     next.run(request).await
