@@ -6,14 +6,31 @@
 //! deadlocks on cargo's lock), without the host's rustflags (cargo hands build scripts
 //! `CARGO_ENCODED_RUSTFLAGS`, which would leak into the wasm build), and
 //! `rerun-if-changed` for every file the guests' dep-info lists.
+//!
+//! It also reads the WIT once for three things the host and guests must agree on:
+//! - each adaptor's operation docs, appended to its component as an `openfn:docs`
+//!   custom section, so the docs travel with the `.wasm` (a component loaded from a
+//!   path has them too);
+//! - the import list of the `openfn:adaptor/base` world, written as the host's
+//!   `ALLOWED_IMPORTS`;
+//! - a check that the guest kit's bindings map exactly those WASI imports.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The components the build exports as `<NAME>_WASM` paths: the adaptors the binary
-/// embeds, and the test-only probes the integration tests load from their paths.
-const GUESTS: [&str; 4] = ["openlmis", "opencrvs", "probe", "fs_probe"];
+/// The components the build exports as `<NAME>_WASM` paths (the adaptors the binary
+/// embeds, and the test-only probes the integration tests load from their paths), with
+/// the WIT folder (under the repository) and package whose `operations` docs they carry.
+const GUESTS: [(&str, &str, &str); 4] = [
+    ("openlmis", "wit", "openlmis"),
+    ("opencrvs", "wit", "opencrvs"),
+    ("probe", "adaptors/testing/wit", "probe"),
+    ("fs_probe", "adaptors/testing/wit", "probe"),
+];
+
+/// The custom section that carries an adaptor's docs (see `host/src/docs.rs`).
+const DOCS_SECTION: &str = "openfn:docs";
 
 /// The guest workspace's manifests (dep-info does not list them).
 const MANIFESTS: [&str; 7] = [
@@ -62,48 +79,119 @@ fn main() {
     }
 
     let release = target_dir.join("wasm32-wasip2").join("release");
-    for name in GUESTS {
+    for (name, wit, package) in GUESTS {
         let wasm = release.join(format!("{name}.wasm"));
         assert!(wasm.exists(), "the guest build did not produce {}", wasm.display());
-        println!("cargo:rustc-env={}_WASM={}", name.to_uppercase(), wasm.display());
+        let mut bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+        let docs = operation_docs(&resolve(&root.join(wit)), package);
+        bytes.push(0); // a custom section
+        wasm_encoder::Encode::encode(
+            &wasm_encoder::CustomSection {
+                name: DOCS_SECTION.into(),
+                data: docs.to_string().into_bytes().into(),
+            },
+            &mut bytes,
+        );
+        let with_docs = out_dir.join(format!("{name}.wasm"));
+        std::fs::write(&with_docs, bytes).expect("writing a guest with its docs");
+        println!("cargo:rustc-env={}_WASM={}", name.to_uppercase(), with_docs.display());
         rerun_if_deps_change(&release.join(format!("{name}.d")), &adaptors);
     }
     for manifest in MANIFESTS {
         println!("cargo:rerun-if-changed={}", adaptors.join(manifest).display());
     }
-    write_docs(&root.join("wit"), &out_dir.join("docs.json"));
+    let contract = resolve(&root.join("wit"));
+    let imports = base_imports(&contract);
+    check_kit_bindings(&adaptors.join("kit/src"), &imports);
+    let list: Vec<String> = imports.iter().map(|i| format!("{i:?}")).collect();
+    std::fs::write(
+        out_dir.join("allowed_imports.rs"),
+        format!(
+            "/// The interfaces an adaptor may import (any version): the imports of the\n\
+             /// `openfn:adaptor/base` world, read from the WIT by `build.rs`.\n\
+             pub const ALLOWED_IMPORTS: [&str; {}] = [{}];\n",
+            list.len(),
+            list.join(", ")
+        ),
+    )
+    .expect("writing allowed_imports.rs");
 }
 
-/// Writes the doc comments of every `openfn:*` package's `operations` interface to
-/// `path` as `{"<adaptor>": {"interface": docs, "operations": {"<wit name>": docs}}}`,
-/// for `adaptor-host docs`: a component keeps no WIT docs, so they come from here.
-fn write_docs(wit: &Path, path: &Path) {
+/// The WIT under `dir` (its `deps/` included).
+fn resolve(dir: &Path) -> wit_parser::Resolve {
     let mut resolve = wit_parser::Resolve {
         all_features: true,
         ..Default::default()
     };
     resolve
-        .push_dir(wit)
-        .unwrap_or_else(|e| panic!("cannot read the WIT in {}: {e:#}", wit.display()));
-    let mut docs = serde_json::Map::new();
-    for (_, package) in &resolve.packages {
-        if package.name.namespace != "openfn" {
-            continue;
+        .push_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read the WIT in {}: {e:#}", dir.display()));
+    resolve
+}
+
+/// The imports of `openfn:adaptor/base`, as `namespace:package/interface` without
+/// versions.
+fn base_imports(resolve: &wit_parser::Resolve) -> Vec<String> {
+    let (_, package) = resolve
+        .packages
+        .iter()
+        .find(|(_, p)| p.name.namespace == "openfn" && p.name.name == "adaptor")
+        .expect("the WIT has the openfn:adaptor package");
+    let world = &resolve.worlds[*package.worlds.get("base").expect("openfn:adaptor has a base world")];
+    world
+        .imports
+        .keys()
+        .map(|key| {
+            let name = resolve.name_world_key(key);
+            name.split('@').next().unwrap_or(&name).to_string()
+        })
+        .collect()
+}
+
+/// Fails the build when the guest kit's bindings (`with:` maps in `kit/src`) do not
+/// map exactly the WASI imports of the base world: the kit is checked against the WIT
+/// instead of keeping a second list that could drift.
+fn check_kit_bindings(kit_src: &Path, imports: &[String]) {
+    let mut mapped = std::collections::BTreeSet::new();
+    for file in ["lib.rs", "wit.rs"] {
+        let path = kit_src.join(file);
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        for quoted in text.split('"').skip(1).step_by(2) {
+            if quoted.starts_with("wasi:") {
+                mapped.insert((file, quoted.split('@').next().unwrap_or(quoted).to_string()));
+            }
         }
-        let Some(interface) = package.interfaces.get("operations").map(|id| &resolve.interfaces[*id]) else {
-            continue;
-        };
-        let operations: serde_json::Map<String, serde_json::Value> = interface
-            .functions
-            .iter()
-            .map(|(name, function)| (name.clone(), function.docs.contents.clone().unwrap_or_default().into()))
-            .collect();
-        docs.insert(
-            package.name.name.clone(),
-            serde_json::json!({"interface": interface.docs.contents.clone().unwrap_or_default(), "operations": operations}),
+    }
+    for file in ["lib.rs", "wit.rs"] {
+        let in_file: std::collections::BTreeSet<&String> =
+            mapped.iter().filter(|(f, _)| *f == file).map(|(_, i)| i).collect();
+        let wanted: std::collections::BTreeSet<&String> = imports.iter().filter(|i| i.starts_with("wasi:")).collect();
+        assert!(
+            in_file == wanted,
+            "adaptors/kit/src/{file} maps the WASI interfaces {in_file:?}, but the openfn:adaptor/base world imports {wanted:?}: update the kit's `with:` map"
         );
     }
-    std::fs::write(path, serde_json::Value::Object(docs).to_string()).expect("writing docs.json");
+}
+
+/// The doc comments of `package`'s `operations` interface as `{"interface": docs,
+/// "operations": {"<wit name>": docs}}` (empty when it has none).
+fn operation_docs(resolve: &wit_parser::Resolve, package: &str) -> serde_json::Value {
+    let interface = resolve
+        .packages
+        .iter()
+        .find(|(_, p)| p.name.namespace == "openfn" && p.name.name == package)
+        .and_then(|(_, p)| p.interfaces.get("operations"))
+        .map(|id| &resolve.interfaces[*id]);
+    let Some(interface) = interface else {
+        return serde_json::json!({"interface": "", "operations": {}});
+    };
+    let operations: serde_json::Map<String, serde_json::Value> = interface
+        .functions
+        .iter()
+        .map(|(name, function)| (name.clone(), function.docs.contents.clone().unwrap_or_default().into()))
+        .collect();
+    serde_json::json!({"interface": interface.docs.contents.clone().unwrap_or_default(), "operations": operations})
 }
 
 /// Prints `rerun-if-changed` for each file in a dep-info file that lies in the

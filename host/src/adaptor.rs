@@ -1,41 +1,28 @@
-//! A loaded adaptor: its compiled component, the import check, and its operations,
-//! discovered by reflection on the exported `operations` interface.
+//! A loaded adaptor: its compiled component, the import check, its operations
+//! (discovered by reflection on the exported `operations` interface), its
+//! configuration declaration and its docs.
 
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Type, Val};
 
+use crate::declaration::{Declaration, Field, FieldKind};
+use crate::docs::Docs;
 use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::names::camel_case;
+use crate::redact::Redactor;
 use crate::sandbox::Sandbox;
+use crate::sandbox::limits::Limits;
+use crate::sandbox::policy::Policy;
 use crate::values::type_name;
 
-/// The interfaces an adaptor may import (any 0.2.x of WASI, any version of
-/// `openfn:adaptor`): the `openfn:adaptor/base` world.
-pub const ALLOWED_IMPORTS: [&str; 22] = [
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:clocks/monotonic-clock",
-    "wasi:clocks/wall-clock",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:http/types",
-    "wasi:http/outgoing-handler",
-    "openfn:adaptor/types",
-    "openfn:adaptor/host",
-];
+/// The interface every adaptor exports besides its operations (any version).
+const CONFIGURATION_INTERFACE: &str = "openfn:adaptor/configuration";
+
+include!(concat!(env!("OUT_DIR"), "/allowed_imports.rs"));
 
 /// One operation of an adaptor.
 #[derive(Debug, Clone)]
@@ -44,7 +31,7 @@ pub struct Operation {
     pub name: String,
     /// The WIT name (kebab-case), e.g. `get-all`.
     pub wit_name: String,
-    /// The parameters after `state`, in order.
+    /// The parameters, in order.
     pub params: Vec<Param>,
     pub(crate) index: ComponentExportIndex,
 }
@@ -76,10 +63,14 @@ pub struct Adaptor {
     interface: String,
     pub(crate) pre: InstancePre<Sandbox>,
     operations: Vec<Operation>,
+    pub(crate) configure: ComponentExportIndex,
+    schema: ComponentExportIndex,
+    declaration: OnceCell<Declaration>,
+    docs: Docs,
 }
 
 impl Adaptor {
-    pub(crate) fn new(host: &Host, name: &str, component: Component) -> Result<Adaptor> {
+    pub(crate) fn new(host: &Host, name: &str, component: Component, docs: Docs) -> Result<Adaptor> {
         let engine = &host.engine;
         let ty = component.component_type();
         for (import, _) in ty.imports(engine) {
@@ -108,25 +99,43 @@ impl Adaptor {
         let (_, interface_index) = component
             .get_export(None, &interface)
             .ok_or_else(|| load_error(format!("export {interface} not found")))?;
+        let configuration = ty
+            .exports(engine)
+            .find_map(|(export, _)| {
+                (export.split('@').next()? == CONFIGURATION_INTERFACE).then(|| export.to_string())
+            })
+            .ok_or_else(|| {
+                load_error(format!(
+                    "it does not export {CONFIGURATION_INTERFACE}: it was built for an older contract; \
+                     rebuild it against openfn:adaptor@0.2.0"
+                ))
+            })?;
+        let (_, configuration_index) = component
+            .get_export(None, &configuration)
+            .ok_or_else(|| load_error(format!("export {configuration} not found")))?;
+        let configuration_func = |func: &str| {
+            component
+                .get_export(Some(&configuration_index), func)
+                .map(|(_, index)| index)
+                .ok_or_else(|| load_error(format!("{configuration} has no `{func}` function")))
+        };
+        let configure = configuration_func("configure")?;
+        let schema = configuration_func("schema")?;
 
         let mut operations = Vec::new();
         for (wit_name, item) in instance.exports(engine) {
             let ComponentItem::ComponentFunc(func) = item.ty else {
                 continue;
             };
-            let mut params = func.params();
+            let params = func.params();
             let shape_error = || {
                 load_error(format!(
-                    "operation {wit_name} must have the shape `func(state: json, ...) -> result<json, error>`"
+                    "operation {wit_name} must have the shape `func(...) -> result<output, error>` of openfn:adaptor@0.2.0"
                 ))
             };
-            match params.next() {
-                Some(("state", Type::String)) => {}
-                _ => return Err(shape_error()),
-            }
             let mut results = func.results();
             match (results.next(), results.next()) {
-                (Some(Type::Result(r)), None) if matches!(r.ok(), Some(Type::String)) && r.err().is_some() => {}
+                (Some(Type::Result(r)), None) if matches!(r.ok(), Some(Type::Record(_))) && r.err().is_some() => {}
                 _ => return Err(shape_error()),
             }
             let (_, index) = component
@@ -155,7 +164,57 @@ impl Adaptor {
             interface,
             pre,
             operations,
+            configure,
+            schema,
+            declaration: OnceCell::new(),
+            docs,
         })
+    }
+
+    /// The adaptor's configuration declaration, asked of the component (its
+    /// `schema` function, in an instance of its own) the first time and kept.
+    pub async fn declaration(&self) -> Result<&Declaration> {
+        self.declaration.get_or_try_init(|| self.ask_schema()).await
+    }
+
+    async fn ask_schema(&self) -> Result<Declaration> {
+        let internal = |what: &str, e: wasmtime::Error| Error::Load {
+            name: self.name.clone(),
+            reason: format!("{what}: {e:#}"),
+        };
+        let engine = self.pre.component().engine();
+        let mut store = Sandbox::store(
+            engine,
+            &self.name,
+            &Limits::default(),
+            Arc::new(Policy::default()),
+            Arc::new(Redactor::default()),
+        );
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| internal("instantiating it to read its configuration schema", e))?;
+        let func = instance
+            .get_func(&mut store, self.schema)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema vanished from the instance")))?;
+        let mut results = [Val::Bool(false)];
+        func.call_async(&mut store, &[], &mut results)
+            .await
+            .map_err(|e| internal("calling its configuration schema", e))?;
+        let Val::List(items) = &results[0] else {
+            return Err(Error::Internal(anyhow::anyhow!("schema returned {:?}", results[0])));
+        };
+        let fields = items
+            .iter()
+            .map(|item| field(item).ok_or_else(|| Error::Internal(anyhow::anyhow!("bad field {item:?}"))))
+            .collect::<Result<_>>()?;
+        Ok(Declaration { fields })
+    }
+
+    /// The docs the component carries (its `openfn:docs` section); empty if none.
+    pub fn docs(&self) -> &Docs {
+        &self.docs
     }
 
     /// The adaptor's name (built-in name or path).
@@ -163,7 +222,7 @@ impl Adaptor {
         &self.name
     }
 
-    /// The exported interface, e.g. `openfn:openlmis/operations@0.1.0`.
+    /// The exported interface, e.g. `openfn:openlmis/operations@0.2.0`.
     pub fn interface(&self) -> &str {
         &self.interface
     }
@@ -189,4 +248,29 @@ impl Adaptor {
                     .join(", "),
             })
     }
+}
+
+/// A WIT `field` record as the host's [`Field`].
+fn field(val: &Val) -> Option<Field> {
+    let Val::Record(entries) = val else { return None };
+    let get = |name: &str| entries.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let text = |name: &str| match get(name) {
+        Some(Val::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let flag = |name: &str| match get(name) {
+        Some(Val::Bool(b)) => Some(*b),
+        _ => None,
+    };
+    let kind = match get("kind") {
+        Some(Val::Enum(kind)) => FieldKind::from_name(kind)?,
+        _ => return None,
+    };
+    Some(Field {
+        name: text("name")?,
+        description: text("description")?,
+        kind,
+        required: flag("required")?,
+        secret: flag("secret")?,
+    })
 }

@@ -75,7 +75,7 @@ impl Host {
                 reason: format!("{e:#}"),
             })?,
         };
-        Adaptor::new(self, name, component)
+        Adaptor::new(self, name, component, crate::docs::Docs::from_component(bytes))
     }
 
     /// Loads one of the adaptors built into this binary (see [`builtin_adaptors`](crate::builtin_adaptors)).
@@ -88,6 +88,17 @@ impl Host {
             ),
         })?;
         self.load(name, bytes)
+    }
+
+    /// Loads `name`: the path of a `.wasm` component (a name ending in `.wasm`, or with
+    /// a `/` that is not an npm scope), else a built-in adaptor.
+    pub fn load_named(&self, name: &str) -> Result<Adaptor> {
+        let is_path = name.ends_with(".wasm") || name.contains('/') && !name.starts_with('@');
+        if is_path {
+            self.load_file(std::path::Path::new(name))
+        } else {
+            self.load_builtin(name)
+        }
     }
 
     /// Loads a component from a `.wasm` file.

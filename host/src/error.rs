@@ -16,6 +16,11 @@ pub enum Error {
     #[error("{0}")]
     Input(String),
 
+    /// The job's configuration does not fit the adaptor's declaration (a field missing,
+    /// or of the wrong kind), or the adaptor refused it. Nothing was sent.
+    #[error("{0}")]
+    Configuration(String),
+
     /// An adaptor could not be found, read or compiled.
     #[error("cannot load adaptor {name}: {reason}")]
     Load {
@@ -114,6 +119,7 @@ impl Error {
     pub fn kind(&self) -> &str {
         match self {
             Error::Input(_) => "input",
+            Error::Configuration(_) => "configuration",
             Error::Load { .. } => "load",
             Error::ForbiddenImport { .. } => "forbidden-import",
             Error::UnknownOperation { .. } => "unknown-operation",

@@ -1,9 +1,12 @@
 //! A wasmtime host for OpenFn-style adaptors compiled to WebAssembly components.
 //!
-//! Adaptors are components whose world includes `openfn:adaptor/base` (outgoing HTTP,
-//! a log, and nothing else) and export an `operations` interface of functions
-//! `name: func(state: json, ...) -> result<json, error>`. The host discovers the
-//! operations by reflection, so a new adaptor needs no host change.
+//! Adaptors are components whose world includes `openfn:adaptor/adaptor@0.2.0`:
+//! outgoing HTTP and a log as imports and nothing else, the `configuration` export
+//! (its declaration, and `configure`, which receives a job's configuration once), and
+//! an `operations` interface of functions `name: func(...typed args) -> result<output,
+//! error>`. The host discovers the operations by reflection, derives network policy
+//! and masking from the declaration, and composes OpenFn state from each output, so a
+//! new adaptor needs no host change.
 //!
 //! Every job runs in a fresh sandbox: a new store and instance, a memory limit, a CPU
 //! and wall-clock limit, caps on requests, response size and log volume, and a
@@ -28,6 +31,9 @@
 
 mod adaptor;
 mod cache;
+mod compose;
+mod declaration;
+mod docs;
 mod engine;
 mod error;
 mod job;
@@ -41,6 +47,9 @@ pub mod workflow;
 
 pub use adaptor::{ALLOWED_IMPORTS, Adaptor, Operation, Param};
 pub use engine::{Host, HostOptions, MAX_CONCURRENT_JOBS};
+pub use compose::{OperationOutput, compose, initial_state};
+pub use declaration::{Declaration, Field, FieldKind};
+pub use docs::Docs;
 pub use error::{Error, Result};
 pub use job::builtins::NAMES as BUILTIN_OPERATIONS;
 pub use job::runner::{Outcome, RunOptions, run as run_job};
@@ -55,25 +64,6 @@ const BUILTIN: [(&str, &[u8]); 2] = [
     ("openlmis", include_bytes!(env!("OPENLMIS_WASM"))),
     ("opencrvs", include_bytes!(env!("OPENCRVS_WASM"))),
 ];
-
-/// The WIT doc comments of the built-in adaptors, from `build.rs`.
-const DOCS: &str = include_str!(concat!(env!("OUT_DIR"), "/docs.json"));
-
-/// The documentation of a built-in adaptor (by short name): its interface's doc
-/// comment, and each operation's by WIT name. Components carry no docs, so adaptors
-/// loaded from a path have none.
-pub fn builtin_docs(name: &str) -> Option<(String, Vec<(String, String)>)> {
-    let all: serde_json::Value = serde_json::from_str(DOCS).expect("build.rs writes valid JSON");
-    let name = name.strip_prefix("@openfn/").unwrap_or(name);
-    let name = name.split('@').next().unwrap_or(name);
-    let docs = &all[name.strip_prefix("language-").unwrap_or(name)];
-    let operations = docs["operations"]
-        .as_object()?
-        .iter()
-        .map(|(op, text)| (op.clone(), text.as_str().unwrap_or_default().to_string()))
-        .collect();
-    Some((docs["interface"].as_str().unwrap_or_default().to_string(), operations))
-}
 
 /// The names of the built-in adaptors.
 pub fn builtin_adaptors() -> Vec<&'static str> {

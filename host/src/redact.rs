@@ -5,25 +5,30 @@ use serde_json::Value;
 /// What a masked value is replaced with (OpenFn's logger uses the same).
 pub const MASK: &str = "****";
 
-/// Configuration keys whose values are addresses, not secrets: masking them would
-/// hide which server failed without protecting anything.
-const ADDRESS_KEYS: [&str; 5] = ["baseUrl", "domain", "services", "version", "url"];
-
 /// Replaces every secret of one job's configuration wherever it appears.
 ///
-/// Secrets are all the string values of `configuration` (nested ones too) except
-/// server addresses (`baseUrl`, `domain`, `services`, `version`, `url`). Longer
-/// secrets are replaced first, so a secret containing another is masked whole.
+/// Which values are secrets comes from the adaptor's configuration declaration
+/// ([`Declaration::redactor`](crate::Declaration::redactor)). Longer secrets are
+/// replaced first, so a secret containing another is masked whole.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,
 }
 
 impl Redactor {
-    /// The redactor for a configuration object.
-    pub fn new(configuration: &Value) -> Redactor {
+    /// A redactor that masks every string in `value` (nested ones too): for
+    /// configuration that no declaration describes, such as a credentials file before
+    /// its adaptor is known.
+    pub fn new(value: &Value) -> Redactor {
         let mut secrets = Vec::new();
-        collect(configuration, &mut secrets);
+        collect(value, &mut secrets);
+        Redactor::from_secrets(secrets)
+    }
+
+    /// A redactor for these secret values.
+    pub fn from_secrets(secrets: Vec<String>) -> Redactor {
+        // Very short values ("1", "en") would mask unrelated text and protect nothing.
+        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 3).collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
         Redactor { secrets }
@@ -59,15 +64,8 @@ impl Redactor {
 
 fn collect(value: &Value, secrets: &mut Vec<String>) {
     match value {
-        // Very short values ("1", "en") would mask unrelated text and protect nothing.
-        Value::String(s) if s.len() >= 3 => secrets.push(s.clone()),
-        Value::Object(map) => {
-            for (k, v) in map {
-                if !ADDRESS_KEYS.contains(&k.as_str()) {
-                    collect(v, secrets);
-                }
-            }
-        }
+        Value::String(s) => secrets.push(s.clone()),
+        Value::Object(map) => map.values().for_each(|v| collect(v, secrets)),
         Value::Array(items) => items.iter().for_each(|v| collect(v, secrets)),
         _ => {}
     }
@@ -79,15 +77,15 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn masks_every_secret_but_not_addresses() {
+    fn masks_every_string_and_longer_secrets_first() {
         let r = Redactor::new(&json!({
-            "baseUrl": "http://127.0.0.1:9",
             "username": "canary-user",
             "password": "canary-pass",
-            "nested": {"clientSecret": "canary-secret-longer"},
+            "nested": {"clientSecret": "canary-pass-longer"},
+            "short": "ab",
         }));
-        let text = r.text("canary-user at http://127.0.0.1:9 used canary-pass and canary-secret-longer");
-        assert_eq!(text, "**** at http://127.0.0.1:9 used **** and ****");
+        let text = r.text("canary-user at ab used canary-pass and canary-pass-longer");
+        assert_eq!(text, "**** at ab used **** and ****");
         let mut v = json!({"a": ["canary-pass"], "canary-user": 1});
         r.value(&mut v);
         assert_eq!(v, json!({"a": ["****"], "****": 1}));

@@ -1,8 +1,11 @@
 //! One job's sandbox and the one entry point for running an operation:
-//! adaptor + operation name + JSON arguments + state → next state or error.
+//! adaptor + operation name + JSON arguments → the operation's output or an error.
 //!
-//! The JSON job runner uses it; any other front end (a workflow engine, a JavaScript
-//! job runtime) calls operations through the same [`Session::call`].
+//! The session configures its fresh instance once ([`Session::configure`]); each call
+//! then passes only the operation's arguments, and the caller composes the next state
+//! from the output ([`compose`](crate::compose)). The JSON job runner uses it; any
+//! other front end (a workflow engine, a JavaScript job runtime) calls operations
+//! through the same [`Session::call`].
 
 use std::sync::Arc;
 
@@ -12,6 +15,7 @@ use wasmtime::Store;
 use wasmtime::component::{Instance, Type, Val};
 
 use crate::adaptor::Adaptor;
+use crate::compose::OperationOutput;
 use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::names::camel_case;
@@ -68,9 +72,33 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Gives the instance the job's configuration (`openfn:adaptor/configuration.configure`),
+    /// once, before the first operation. The caller has checked it against the
+    /// adaptor's declaration; the adaptor may refuse what a declaration cannot say.
+    pub async fn configure(&mut self, configuration: &Value) -> Result<()> {
+        let func = self
+            .instance
+            .get_func(&mut self.store, self.adaptor.configure)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("configure vanished from the instance")))?;
+        self.store.data_mut().set_operation("configure");
+        let text = if configuration.is_null() {
+            "{}".to_string()
+        } else {
+            configuration.to_string()
+        };
+        let mut results = [Val::Bool(false)];
+        let called = func.call_async(&mut self.store, &[Val::String(text)], &mut results).await;
+        self.check_call("configure", called)?;
+        match &results[0] {
+            Val::Result(Ok(_)) => Ok(()),
+            Val::Result(Err(Some(error))) => Err(self.guest_error("configure", error)),
+            other => Err(Error::Internal(anyhow::anyhow!("unexpected result shape {other:?}"))),
+        }
+    }
+
     /// Runs operation `name` with `args` (JSON, converted by the operation's WIT
-    /// parameter types) on `state`, and returns the next state.
-    pub async fn call(&mut self, name: &str, args: &[Value], state: &Value) -> Result<Value> {
+    /// parameter types) and returns what it produced.
+    pub async fn call(&mut self, name: &str, args: &[Value]) -> Result<OperationOutput> {
         let operation = self.adaptor.operation(name)?;
         let op_name = operation.name.clone();
         if args.len() > operation.params.len() {
@@ -85,7 +113,7 @@ impl<'a> Session<'a> {
                 ),
             });
         }
-        let mut params = vec![Val::String(state.to_string())];
+        let mut params = Vec::with_capacity(operation.params.len());
         for (i, param) in operation.params.iter().enumerate() {
             let arg_error = |problem: String| Error::Argument {
                 operation: op_name.clone(),
@@ -114,11 +142,25 @@ impl<'a> Session<'a> {
         self.store.data_mut().set_operation(&op_name);
         let mut results = [Val::Bool(false)];
         let called = func.call_async(&mut self.store, &params, &mut results).await;
+        self.check_call(&op_name, called)?;
+        match &results[0] {
+            Val::Result(Ok(Some(output))) => output_of(output).map_err(|problem| Error::Operation {
+                operation: op_name,
+                kind: "invalid-output".into(),
+                message: format!("the adaptor returned an output the host cannot read: {problem}"),
+                details: Value::Null,
+            }),
+            Val::Result(Err(Some(error))) => Err(self.guest_error(&op_name, error)),
+            other => Err(Error::Internal(anyhow::anyhow!("unexpected result shape {other:?}"))),
+        }
+    }
 
+    /// The broken limit or the trap of a call, if any.
+    fn check_call(&self, operation: &str, called: wasmtime::Result<()>) -> Result<()> {
         let sandbox = self.store.data();
         if let Some(limit) = sandbox.broken_limit(&self.limits) {
             return Err(Error::Limit {
-                operation: op_name,
+                operation: operation.to_string(),
                 limit,
             });
         }
@@ -129,40 +171,30 @@ impl<'a> Session<'a> {
                 message = format!("{message}; stderr: {stderr}");
             }
             return Err(Error::Trap {
-                operation: op_name,
+                operation: operation.to_string(),
                 message: self.redactor.text(&message),
             });
         }
-        match &results[0] {
-            Val::Result(Ok(Some(next))) => match next.as_ref() {
-                Val::String(text) => serde_json::from_str(text).map_err(|e| Error::Operation {
-                    operation: op_name,
-                    kind: "invalid-state".into(),
-                    message: format!("the adaptor returned state that is not JSON: {e}"),
-                    details: Value::Null,
-                }),
-                _ => Err(Error::Internal(anyhow::anyhow!(
-                    "operation returned a non-string state"
-                ))),
-            },
-            Val::Result(Err(Some(error))) => {
-                if let Some(origin) = sandbox.incidents().first_denied() {
-                    return Err(Error::Denied {
-                        operation: op_name,
-                        origin,
-                    });
-                }
-                let mut details = values::to_json(error);
-                self.redactor.value(&mut details);
-                let (kind, message, details) = describe(details);
-                Err(Error::Operation {
-                    operation: op_name,
-                    kind,
-                    message,
-                    details,
-                })
-            }
-            other => Err(Error::Internal(anyhow::anyhow!("unexpected result shape {other:?}"))),
+        Ok(())
+    }
+
+    /// The guest's WIT `error` as a host error (masked); a request the policy denied
+    /// explains the guest's transport error.
+    fn guest_error(&self, operation: &str, error: &Val) -> Error {
+        if let Some(origin) = self.store.data().incidents().first_denied() {
+            return Error::Denied {
+                operation: operation.to_string(),
+                origin,
+            };
+        }
+        let mut details = values::to_json(error);
+        self.redactor.value(&mut details);
+        let (kind, message, details) = describe(details);
+        Error::Operation {
+            operation: operation.to_string(),
+            kind,
+            message,
+            details,
         }
     }
 
@@ -176,6 +208,77 @@ impl<'a> Session<'a> {
     pub fn requests(&self) -> u32 {
         self.store.data().incidents().requests()
     }
+}
+
+/// The WIT `output` record as the host's [`OperationOutput`]: `data` parsed, the
+/// `response-info` as the object OpenFn puts in `state.response` (headers as an object,
+/// repeated names joined with `, `, `extra` fields merged in).
+fn output_of(output: &Val) -> std::result::Result<OperationOutput, String> {
+    let Val::Record(fields) = output else {
+        return Err("not a record".into());
+    };
+    let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let json_text = |val: &Val| match val {
+        Val::String(text) => serde_json::from_str(text).map_err(|e| format!("data is not JSON: {e}")),
+        _ => Err("data is not a string".into()),
+    };
+    let data = json_text(get("data").ok_or("no data field")?)?;
+    let response = match get("response") {
+        Some(Val::Option(Some(info))) => Some(response_of(info)?),
+        _ => None,
+    };
+    let earlier = match get("earlier-data") {
+        Some(Val::List(items)) => items.iter().map(json_text).collect::<std::result::Result<_, _>>()?,
+        _ => Vec::new(),
+    };
+    Ok(OperationOutput {
+        data,
+        response,
+        earlier,
+    })
+}
+
+fn response_of(info: &Val) -> std::result::Result<Value, String> {
+    let Val::Record(fields) = info else {
+        return Err("response is not a record".into());
+    };
+    let mut response = Map::new();
+    let mut extra = None;
+    for (name, value) in fields {
+        match (name.as_str(), value) {
+            ("headers", Val::List(pairs)) => {
+                let mut headers = Map::new();
+                for pair in pairs {
+                    if let Val::Tuple(kv) = pair
+                        && let [Val::String(k), Val::String(v)] = &kv[..]
+                    {
+                        match headers.get_mut(k) {
+                            Some(Value::String(existing)) => {
+                                existing.push_str(", ");
+                                existing.push_str(v);
+                            }
+                            _ => {
+                                headers.insert(k.clone(), Value::String(v.clone()));
+                            }
+                        }
+                    }
+                }
+                response.insert("headers".into(), Value::Object(headers));
+            }
+            ("extra", Val::Option(Some(text))) => extra = Some(text),
+            ("extra", _) => {}
+            (name, value) => {
+                response.insert(camel_case(name), values::to_json(value));
+            }
+        }
+    }
+    if let Some(Val::String(text)) = extra.map(|b| &**b) {
+        match serde_json::from_str(text) {
+            Ok(Value::Object(more)) => response.extend(more),
+            _ => return Err("response.extra is not a JSON object".into()),
+        }
+    }
+    Ok(Value::Object(response))
 }
 
 /// Turns the guest's WIT `error` (as JSON) into a kind, a one-line message and the
@@ -201,6 +304,9 @@ fn describe(error: Value) -> (String, String, Value) {
     };
     let details = match payload {
         Value::Object(mut f) => {
+            if f.get("location").is_some_and(Value::is_null) {
+                f.remove("location");
+            }
             parse_body(&mut f);
             if let Some(Value::Object(x)) = f.get_mut("exchange") {
                 parse_body(x);
@@ -216,13 +322,18 @@ fn describe(error: Value) -> (String, String, Value) {
 /// the server's own message when the body has one.
 fn http_message(f: &Map<String, Value>) -> String {
     let get = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or_default();
-    let status = f.get("status").and_then(Value::as_u64).unwrap_or_default();
+    let status = f.get("statusCode").and_then(Value::as_u64).unwrap_or_default();
     let mut message = format!(
         "{} to {} returned {status}: {}",
         get("method"),
         get("url"),
-        get("statusText")
+        get("statusMessage")
     );
+    if let Some(location) = f.get("location").and_then(Value::as_str) {
+        message.push_str(&format!(
+            " (a redirect to {location:?}, which adaptors do not follow: configure the address it points to)"
+        ));
+    }
     let body: Option<Value> = f
         .get("body")
         .and_then(Value::as_str)

@@ -206,7 +206,7 @@ fn wrong_password_is_unauthorized_and_says_so() {
             .contains("username or password is wrong"),
         "{error}"
     );
-    assert_eq!(error["details"]["exchange"]["status"], 400);
+    assert_eq!(error["details"]["exchange"]["statusCode"], 400);
     assert_eq!(error["details"]["exchange"]["body"]["error"], "invalid_grant");
     assert!(!state.to_string().contains("canary-pass-WRONG"));
 }
@@ -224,7 +224,7 @@ fn wrong_client_secret_is_unauthorized_and_says_so() {
         error["message"].as_str().unwrap().contains("client credentials"),
         "{error}"
     );
-    assert_eq!(error["details"]["exchange"]["status"], 401);
+    assert_eq!(error["details"]["exchange"]["statusCode"], 401);
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn server_error_is_reported_with_its_status() {
     );
     assert_eq!(output.status.code(), Some(1));
     let error = &state["errors"]["job"];
-    assert_eq!(error["details"]["status"], 500);
+    assert_eq!(error["details"]["statusCode"], 500);
     assert!(
         error["message"]
             .as_str()

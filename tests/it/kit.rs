@@ -19,7 +19,7 @@ async fn sequential(path: &str, method: &str, body: Option<&str>, count: u32) {
     let server = simulators::Running::start(routes);
     let url = format!("{}{path}", server.url());
     let job = json!([{"fetchMany": [url, count, method, body]}]).to_string();
-    let outcome = run(probe(), &job, json!({"url": url}), &options()).await;
+    let outcome = run(probe(), &job, json!({"endpoint": url}), &options()).await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     assert_eq!(outcome.state["data"]["failures"], json!([]));
     assert_eq!(outcome.state["data"]["ok"], Value::from(count));

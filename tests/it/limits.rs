@@ -78,7 +78,7 @@ async fn wall_time_limit_stops_a_job_waiting_on_a_server_that_never_answers() {
     };
     let started = Instant::now();
     let job = json!([{"fetch": [url]}]).to_string();
-    let outcome = run(probe(), &job, json!({"url": url}), &with(limits)).await;
+    let outcome = run(probe(), &job, json!({"endpoint": url}), &with(limits)).await;
     assert_eq!(limit_of(outcome.error), Limit::WallTime(Duration::from_millis(500)));
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(listener);
@@ -94,7 +94,7 @@ async fn request_limit_refuses_requests_past_it() {
     };
     let job = json!([{"fetchMany": [url, 5]}]).to_string();
     // fetch-many counts failures itself and succeeds; the host still names the limit.
-    let outcome = run(probe(), &job, json!({"url": url}), &with(limits)).await;
+    let outcome = run(probe(), &job, json!({"endpoint": url}), &with(limits)).await;
     assert_eq!(limit_of(outcome.error), Limit::Requests(3));
     assert_eq!(server.requests().len(), 3);
 }
@@ -110,7 +110,7 @@ async fn response_size_limit_cuts_off_large_bodies() {
         ..Limits::default()
     };
     let job = json!([{"fetch": [url]}]).to_string();
-    let outcome = run(probe(), &job, json!({"url": url}), &with(limits)).await;
+    let outcome = run(probe(), &job, json!({"endpoint": url}), &with(limits)).await;
     assert_eq!(limit_of(outcome.error), Limit::ResponseBytes(64 << 10));
 }
 

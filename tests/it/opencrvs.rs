@@ -62,7 +62,7 @@ async fn a_wrong_secret_is_unauthorized_and_the_secret_never_shows() {
             .contains("client id or secret is wrong"),
         "{error}"
     );
-    assert_eq!(error["details"]["exchange"]["status"], 401);
+    assert_eq!(error["details"]["exchange"]["statusCode"], 401);
     assert_eq!(error["details"]["exchange"]["body"]["error"], "invalid_client");
     let text = outcome.state.to_string();
     assert!(
@@ -162,7 +162,7 @@ async fn without_a_version_the_javascript_routes_are_used() {
     // The JS adaptor asks auth.<domain>/token, which 2.0 no longer has: the same
     // configuration with version 2.0 works (above); without it, it fails like the JS.
     let error = err(&run_crvs(&sim, json!([{"getLocations": []}]), false).await).clone();
-    assert_eq!(error["details"]["status"], 404);
+    assert_eq!(error["details"]["statusCode"], 404);
     assert_eq!(paths(sim.server()), ["/auth/token"]);
 
     let sim = crvs_simulator(ServerVersion::V1_9);
@@ -215,7 +215,7 @@ async fn notify_errors_carry_the_servers_messages() {
     ] {
         let job = json!([{"createEvent": ["birth"]}, {"notifyEvent": ["$.data.id", declaration(), options]}]);
         let error = err(&run_crvs(&sim, job, true).await).clone();
-        assert_eq!(error["details"]["status"], status, "{error}");
+        assert_eq!(error["details"]["statusCode"], status, "{error}");
         assert!(error["message"].as_str().unwrap().contains(message), "{error}");
     }
     let mut bad = declaration();
@@ -276,7 +276,7 @@ async fn a_fhir_birth_notification_is_accepted_and_a_bad_office_is_the_servers_5
     )
     .await)
     .clone();
-    assert_eq!(error["details"]["status"], 500);
+    assert_eq!(error["details"]["statusCode"], 500);
     assert!(
         error["message"]
             .as_str()
@@ -477,7 +477,7 @@ async fn the_daily_search_quota_is_a_429() {
     let search = json!({"queryEvents": [{"event": "birth"}]});
     let error = err(&run_crvs(&sim, json!([search, search]), true).await).clone();
     assert_eq!(error["step"], 2);
-    assert_eq!(error["details"]["status"], 429);
+    assert_eq!(error["details"]["statusCode"], 429);
     assert!(
         error["message"]
             .as_str()
@@ -575,7 +575,7 @@ async fn a_client_without_the_scopes_is_forbidden_to_notify_and_finds_nothing() 
     let job = json!([{"createEvent": ["birth"]}]).to_string();
     let outcome = crate::util::run(adaptor, &job, configuration.clone(), &options).await;
     let error = err(&outcome);
-    assert_eq!(error["details"]["status"], 403);
+    assert_eq!(error["details"]["statusCode"], 403);
     assert_eq!(error["details"]["body"]["message"], "FORBIDDEN");
     let job = json!([{"queryEvents": [{"event": "birth"}]}]).to_string();
     let outcome = crate::util::run(adaptor, &job, configuration, &options).await;
@@ -611,7 +611,7 @@ async fn an_asynchronously_confirmed_notification_stays_requested_until_country_
 
     let failing = Simulator::with_config(config(Confirmation::Fail));
     let error = err(&run_crvs(&failing, job, true).await).clone();
-    assert_eq!(error["details"]["status"], 500);
+    assert_eq!(error["details"]["statusCode"], 500);
     assert!(
         error["message"]
             .as_str()

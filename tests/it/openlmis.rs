@@ -58,7 +58,7 @@ async fn page_without_size_is_rejected_as_the_server_does() {
     let job = r#"[{"get": ["facilities", {"query": {"page": 1}}]}]"#;
     let outcome = run(openlmis(), job, canary_configuration(&sim.base_url()), &options()).await;
     let error = &outcome.state["errors"]["test"];
-    assert_eq!(error["details"]["status"], 400);
+    assert_eq!(error["details"]["statusCode"], 400);
     assert_eq!(
         error["details"]["body"]["messageKey"],
         "referenceData.error.pageable.size.null"

@@ -13,7 +13,7 @@ async fn the_host_denies_an_origin_the_configuration_does_not_name() {
     let other = ok_server();
     // The probe has no URL guard of its own: only the host stands in the way.
     let job = json!([{"fetch": [format!("{}/ok", other.url())]}]).to_string();
-    let outcome = run(probe(), &job, json!({"baseUrl": allowed.url()}), &options()).await;
+    let outcome = run(probe(), &job, json!({"endpoint": allowed.url()}), &options()).await;
     match outcome.error {
         Some(Error::Denied { origin, .. }) => {
             assert_eq!(origin, format!("http://{}", other.addr()))
@@ -33,7 +33,7 @@ async fn the_host_denies_an_origin_the_configuration_does_not_name() {
 async fn the_same_request_passes_when_the_configuration_names_the_origin() {
     let server = ok_server();
     let job = json!([{"fetch": [format!("{}/ok", server.url())]}]).to_string();
-    let outcome = run(probe(), &job, json!({"baseUrl": server.url()}), &options()).await;
+    let outcome = run(probe(), &job, json!({"endpoint": server.url()}), &options()).await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     assert_eq!(outcome.state["data"]["status"], 200);
     assert_eq!(server.requests().len(), 1);
@@ -63,7 +63,7 @@ async fn a_different_port_on_the_same_host_is_denied() {
     let other = ok_server();
     assert_ne!(allowed.addr().port(), other.addr().port());
     let job = json!([{"fetch": [format!("http://127.0.0.1:{}/ok", other.addr().port())]}]).to_string();
-    let outcome = run(probe(), &job, json!({"baseUrl": allowed.url()}), &options()).await;
+    let outcome = run(probe(), &job, json!({"endpoint": allowed.url()}), &options()).await;
     assert!(
         matches!(outcome.error, Some(Error::Denied { .. })),
         "{:?}",

@@ -45,7 +45,7 @@ async fn a_second_requisition_for_the_same_period_is_refused() {
     let initiate = json!({"initiateRequisition": [FAMILY_PLANNING, NANDUMBO, JAN_2017]});
     let error = run_err(&sim, json!([initiate, initiate])).await;
     assert_eq!(error["step"], 2);
-    assert_eq!(error["details"]["status"], 400);
+    assert_eq!(error["details"]["statusCode"], 400);
     assert_eq!(error["details"]["body"]["messageKey"], "requisition.error.duplication");
 }
 
@@ -84,7 +84,7 @@ async fn a_reused_idempotency_key_is_a_conflict_and_a_bad_one_is_refused() {
         ]),
     )
     .await;
-    assert_eq!(error["details"]["status"], 409);
+    assert_eq!(error["details"]["statusCode"], 409);
     assert_eq!(
         error["details"]["body"]["messageKey"],
         "requisition.error.validation.idempotencyKey.alreadyUsed"
@@ -137,7 +137,7 @@ async fn updates_send_the_last_etag_and_a_stale_one_is_a_409() {
         ]),
     )
     .await;
-    assert_eq!(error["details"]["status"], 409);
+    assert_eq!(error["details"]["statusCode"], 409);
     assert_eq!(
         error["details"]["body"]["messageKey"],
         "requisition.error.validation.versionMismatch"

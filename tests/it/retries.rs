@@ -57,7 +57,7 @@ async fn retries_stop_at_their_bound_with_the_last_error() {
         json!([{"get": ["programs", {"retry": {"attempts": 2, "baseDelay": 10}}]}]),
     )
     .await;
-    assert_eq!(error["details"]["status"], 503);
+    assert_eq!(error["details"]["statusCode"], 503);
     assert_eq!(count(&sim, "/api/programs"), 3, "the first attempt and two retries");
 }
 
@@ -67,7 +67,7 @@ async fn retries_stop_when_the_time_budget_would_be_passed() {
     sim.inject(5, Fault::TooManyRequests { retry_after: 5 });
     let started = Instant::now();
     let error = run_err(&sim, json!([{"get": ["programs", {"retry": {"maxElapsed": 1000}}]}])).await;
-    assert_eq!(error["details"]["status"], 429);
+    assert_eq!(error["details"]["statusCode"], 429);
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(count(&sim, "/api/programs"), 1);
 }
@@ -77,7 +77,7 @@ async fn a_post_is_retried_only_with_an_idempotency_key() {
     let sim = canary_simulator();
     sim.fail_next(1, 503);
     let error = run_err(&sim, json!([{"post": ["stockEvents", {}, {"retry": fast()}]}])).await;
-    assert_eq!(error["details"]["status"], 503);
+    assert_eq!(error["details"]["statusCode"], 503);
     assert_eq!(count(&sim, "/api/stockEvents"), 1, "not retried");
 
     sim.fail_next(1, 503);
@@ -88,7 +88,7 @@ async fn a_post_is_retried_only_with_an_idempotency_key() {
     )
     .await;
     assert_eq!(
-        error["details"]["status"], 400,
+        error["details"]["statusCode"], 400,
         "retried, then refused for its (empty) body"
     );
     assert_eq!(count(&sim, "/api/stockEvents"), 3);

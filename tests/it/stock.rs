@@ -100,7 +100,7 @@ async fn a_stock_event_over_the_gateways_body_limit_is_a_413() {
     let event =
         json!({"facilityId": "e6799d64-d10d-4011-b8c2-0e4d4a3f65ce", "programId": FAMILY_PLANNING, "lineItems": items});
     let error = run_err(&sim, json!([{"submitStockEvent": [event]}])).await;
-    assert_eq!(error["details"]["status"], 413);
+    assert_eq!(error["details"]["statusCode"], 413);
     assert!(
         error["message"]
             .as_str()

@@ -262,7 +262,7 @@ async fn subscription_fails_when_the_callback_does_not_echo_the_challenge() {
         json!([{"subscribe": [format!("{}/hook", silent.url()), "BIRTH_REGISTERED", "$.configuration.shaSecret"]}]);
     let outcome = run(opencrvs(), &job.to_string(), configuration.clone(), &options()).await;
     let error = &outcome.state["errors"]["test"];
-    assert_eq!(error["details"]["status"], 400);
+    assert_eq!(error["details"]["statusCode"], 400);
     assert_eq!(error["details"]["body"], "Subscription callback check failed");
     assert_eq!(
         silent.requests()[0]

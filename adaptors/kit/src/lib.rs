@@ -7,8 +7,11 @@
 //! - [`url`]: joining a configured base URL and an operation's path, keeping the base
 //!   path, and refusing absolute URLs where a path was expected;
 //! - [`request`]: one HTTP operation end to end: options, status check, body parsing
-//!   and the OpenFn state update;
-//! - [`state`]: OpenFn state (`configuration`, `data`, `references`, `response`);
+//!   and the operation's [`Output`];
+//! - [`config`]: the job's configuration, received once, and the
+//!   `openfn:adaptor/configuration` export ([`export_configuration!`]);
+//! - [`output`]: what an operation returns (`data` and the exchange); the host composes
+//!   OpenFn state from it;
 //! - [`retry`]: bounded retries with backoff for requests that may be repeated;
 //! - [`auth`]: the per-instance token cache;
 //! - [`error`]: the WIT `error` and constructors that never carry a secret;
@@ -17,32 +20,22 @@
 //! Nothing here is specific to one API.
 
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod http;
 pub mod log;
+pub mod output;
 pub mod request;
 pub mod retry;
-pub mod state;
 pub mod url;
 pub mod wit;
 
 pub use error::Error;
-pub use state::State;
+pub use output::Output;
 
-/// Runs one operation: parses the state JSON, applies `operation`, and returns the
-/// next state as JSON text.
-pub fn operation(state: &str, operation: impl FnOnce(State) -> Result<State, Error>) -> Result<String, Error> {
-    Ok(operation(State::parse(state)?)?.to_json())
-}
-
-/// Like [`operation`], for operations that talk to the configured server: `client`
-/// builds the adaptor's client from the state (its configuration) first.
-pub fn operation_with<C>(
-    state: &str,
-    client: impl FnOnce(&State) -> Result<C, Error>,
-    operation: impl FnOnce(&C, State) -> Result<State, Error>,
-) -> Result<String, Error> {
-    self::operation(state, |state| operation(&client(&state)?, state))
+/// An operation's result as the WIT export returns it.
+pub fn finish(result: Result<Output, Error>) -> Result<wit::types::Output, Error> {
+    result.map(Output::into_wit)
 }
 
 #[doc(hidden)]
@@ -66,8 +59,8 @@ macro_rules! bindings {
             path: $path,
             runtime_path: "::kit::__private::wit_bindgen::rt",
             with: {
-                "openfn:adaptor/types@0.1.0": ::kit::wit::types,
-                "openfn:adaptor/host@0.1.0": ::kit::wit::host,
+                "openfn:adaptor/types@0.2.0": ::kit::wit::types,
+                "openfn:adaptor/host@0.2.0": ::kit::wit::host,
                 "wasi:io/error@0.2.12": ::kit::__private::wasip2::io::error,
                 "wasi:io/poll@0.2.12": ::kit::__private::wasip2::io::poll,
                 "wasi:io/streams@0.2.12": ::kit::__private::wasip2::io::streams,

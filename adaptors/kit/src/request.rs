@@ -1,5 +1,5 @@
 //! One HTTP operation end to end: OpenFn's request options, the exchange, the status
-//! check against the `errors` map, body parsing and the next state.
+//! check against the `errors` map, body parsing and the operation's [`Output`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use crate::error::{self, Error, HttpFailure};
 use crate::http::{self, Request, Response};
+use crate::output::{Output, ResponseSummary};
 use crate::retry;
-use crate::state::{ResponseSummary, State};
+use crate::url::append_query;
 use crate::wit::types::{Method, ParseAs, RequestOptions};
 
 /// OpenFn common's default time limit for a request: five minutes.
@@ -53,7 +54,8 @@ impl Call {
         request.timeout = Some(DEFAULT_TIMEOUT);
         if let Some(options) = options {
             if let Some(query) = &options.query {
-                request.url.query_pairs_mut().extend_pairs(query.iter());
+                let query = serde_json::from_str(query).unwrap_or_else(|_| Value::String(query.clone()));
+                append_query(&mut request.url, &query, "options.query")?;
             }
             for (name, value) in options.headers.iter().flatten() {
                 if RESERVED_HEADERS.iter().any(|r| name.eq_ignore_ascii_case(r)) {
@@ -120,34 +122,44 @@ impl Call {
         Ok((response, started.elapsed()))
     }
 
-    /// Turns a response into the next state, or into an `http` error when the status
-    /// is 400 or more and not accepted through `errors`.
-    pub fn finish(&self, state: State, response: Response, duration: Duration) -> Result<State, Error> {
-        if response.status >= 400 && !self.accepted.contains(&response.status) {
+    /// Turns a response into the operation's output, or into an `http` error when the
+    /// status is a redirect or 400 or more and not accepted through `errors`. (A 304
+    /// answers a conditional request the job made; it is not a redirect.)
+    pub fn finish(&self, response: Response, duration: Duration) -> Result<Output, Error> {
+        if (is_redirect(response.status) || response.status >= 400) && !self.accepted.contains(&response.status) {
             return Err(Error::Http(self.failure(&response)));
         }
         let data = self.parse_body(&response)?;
-        let summary = ResponseSummary {
+        Ok(Output {
+            data,
+            response: Some(self.summary(response, duration)),
+            earlier: Vec::new(),
+        })
+    }
+
+    /// What `state.response` shows of `response` to this call.
+    pub fn summary(&self, response: Response, duration: Duration) -> ResponseSummary {
+        ResponseSummary {
             url: self.shown_url(),
             method: http::method_name(&self.request.method).to_string(),
             status: response.status,
             headers: response.headers,
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-        };
-        Ok(state.next(data, &summary))
+            extra: serde_json::Map::new(),
+        }
     }
 
-    /// Sends the call and returns the next state: [`exchange`](Self::exchange) then
+    /// Sends the call and returns its output: [`exchange`](Self::exchange) then
     /// [`finish`](Self::finish).
-    pub fn run(&self, state: State) -> Result<State, Error> {
+    pub fn run(&self) -> Result<Output, Error> {
         let (response, duration) = self.exchange()?;
-        self.finish(state, response, duration)
+        self.finish(response, duration)
     }
 
     /// The request URL as errors and state show it: without the query when it carries
     /// credentials.
     pub fn shown_url(&self) -> String {
-        let mut url = self.request.url.clone();
+        let mut url = crate::url::without_userinfo(&self.request.url);
         if self.hide_query {
             url.set_query(None);
         }
@@ -163,9 +175,10 @@ impl Call {
         HttpFailure {
             method: http::method_name(&self.request.method).to_string(),
             url: self.shown_url(),
-            status: response.status,
-            status_text: http::reason(response.status).to_string(),
+            status_code: response.status,
+            status_message: http::reason(response.status).to_string(),
             body,
+            location: is_redirect(response.status).then(|| response.header("location").unwrap_or("(none)").to_string()),
         }
     }
 
@@ -184,12 +197,17 @@ impl Call {
                 error::parse(format!(
                     "{} {} returned {} with a body that is not JSON ({e}); use options.parseAs \"text\" to take it as text",
                     http::method_name(&self.request.method),
-                    self.request.url,
+                    self.shown_url(),
                     response.status
                 ))
             }),
         }
     }
+}
+
+/// Whether `status` sends the client elsewhere (3xx other than 304 Not Modified).
+pub fn is_redirect(status: u16) -> bool {
+    (300..400).contains(&status) && status != 304
 }
 
 /// Request options with nothing set, for operations that set one or two themselves.

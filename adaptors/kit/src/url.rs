@@ -69,3 +69,76 @@ pub fn join_segments(base: &Url, prefix: &str, segments: &[&str]) -> Result<Url,
         .extend(segments);
     Ok(url)
 }
+
+/// Appends a JSON query object to `url` as the JavaScript adaptors send one: keys in
+/// order, an array repeats its key (`sort=a,asc&sort=b,desc`), `null` sends the key
+/// with an empty value, numbers and booleans as written, and a nested object as JSON.
+/// `what` names the option in errors (`options.query`).
+pub fn append_query(url: &mut Url, query: &serde_json::Value, what: &str) -> Result<(), Error> {
+    use serde_json::Value;
+    if query.is_null() {
+        return Ok(());
+    }
+    let Value::Object(map) = query else {
+        return Err(error::invalid_argument(format!(
+            "{what} must be an object such as {{\"size\": 10}}, got {}",
+            crate::config::kind(query)
+        )));
+    };
+    if map.is_empty() {
+        return Ok(());
+    }
+    let scalar = |value: &Value| match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut pairs = url.query_pairs_mut();
+    for (key, value) in map {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    pairs.append_pair(key, &scalar(item));
+                }
+            }
+            other => {
+                pairs.append_pair(key, &scalar(other));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The URL without a user name or password, as state, logs and errors may show it.
+pub fn without_userinfo(url: &Url) -> Url {
+    let mut shown = url.clone();
+    // Only fails for URLs that cannot have credentials, which then have none.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn query_arrays_repeat_the_key_and_null_is_empty() {
+        let mut url = Url::parse("http://h/api/x").unwrap();
+        append_query(
+            &mut url,
+            &json!({"sort": ["a,asc", "b,desc"], "page": 0, "q": null, "on": true}),
+            "q",
+        )
+        .unwrap();
+        assert_eq!(url.query(), Some("sort=a%2Casc&sort=b%2Cdesc&page=0&q=&on=true"));
+        assert!(append_query(&mut url, &json!("size=1"), "options.query").is_err());
+    }
+
+    #[test]
+    fn userinfo_is_removed() {
+        let url = Url::parse("http://admin:pw@h:8/p?q=1").unwrap();
+        assert_eq!(without_userinfo(&url).as_str(), "http://h:8/p?q=1");
+    }
+}

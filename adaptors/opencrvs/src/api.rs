@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use kit::State;
+use kit::Output;
 use kit::error::Error;
 use kit::http::{Request, Response};
 use kit::request::Call;
 use kit::url::Url;
-use kit::wit::types::{Method, RequestOptions};
+use kit::wit::types::{Method, Output as WitOutput, RequestOptions};
 use serde_json::Value;
 
 use crate::server::Server;
@@ -19,18 +19,10 @@ pub struct Api {
 }
 
 impl Api {
-    /// Parses `state`, reads the deployment from its configuration, runs `operation`
-    /// and returns the next state as JSON text.
-    pub fn run(state: &str, operation: impl FnOnce(&Api, State) -> Result<State, Error>) -> Result<String, Error> {
-        kit::operation_with(
-            state,
-            |state| {
-                Ok(Api {
-                    server: Server::from_configuration(state)?,
-                })
-            },
-            operation,
-        )
+    /// Reads the deployment from the job's configuration, runs `operation` and returns
+    /// its output as the WIT export does.
+    pub fn run(operation: impl FnOnce(&Api) -> Result<Output, Error>) -> Result<WitOutput, Error> {
+        kit::finish(Server::from_configuration().and_then(|server| operation(&Api { server })))
     }
 
     /// A JSON call to `url` with `body`, shaped by `options`.
@@ -57,35 +49,26 @@ impl Api {
         })
     }
 
-    /// Sends `call`; its response becomes the next state.
-    pub fn finish(&self, state: State, mut call: Call) -> Result<State, Error> {
+    /// Sends `call`; its response is the output.
+    pub fn finish(&self, mut call: Call) -> Result<Output, Error> {
         let (response, duration) = self.send(&mut call)?;
-        call.finish(state, response, duration)
+        call.finish(response, duration)
     }
 
-    /// A JSON `method` request to `path` on `service` whose response becomes the next
-    /// state.
-    pub fn request(
-        &self,
-        state: State,
-        method: Method,
-        service: Service,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<State, Error> {
+    /// A JSON `method` request to `path` on `service` whose response is the output.
+    pub fn request(&self, method: Method, service: Service, path: &str, body: Option<&Value>) -> Result<Output, Error> {
         let call = self.call(method, self.server.url(service, path)?, body, None)?;
-        self.finish(state, call)
+        self.finish(call)
     }
 
     /// The generic `request`/`post` operations: `options.host` picks the service.
     pub fn generic(
         &self,
-        state: State,
         method: Method,
         path: &str,
         body: Option<String>,
         options: Option<HttpOptions>,
-    ) -> Result<State, Error> {
+    ) -> Result<Output, Error> {
         let service = options.as_ref().and_then(|o| o.host).unwrap_or(Service::Gateway);
         let url = self.server.url(service, path)?;
         let mut request = Request::new(method, url);
@@ -93,7 +76,7 @@ impl Api {
         let call_options = options.map(request_options);
         let mut call = Call::new(request, call_options.as_ref())?;
         call.set_header("content-type", "application/json");
-        self.finish(state, call)
+        self.finish(call)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Events v2 (OpenCRVS 1.9 and 2.0): create, notify, search, read.
 
-use kit::State;
+use kit::Output;
 use kit::error::{self, Error};
 use kit::wit::types::Method;
 use serde_json::{Map, Value, json};
@@ -29,7 +29,7 @@ fn require_events(api: &Api, operation: &str) -> Result<(), Error> {
 }
 
 /// `POST {register}/api/events/events` `{type, transactionId, createdAtLocation?}`.
-pub fn create(api: &Api, state: State, event_type: &str, options: Option<&EventOptions>) -> Result<State, Error> {
+pub fn create(api: &Api, event_type: &str, options: Option<&EventOptions>) -> Result<Output, Error> {
     require_events(api, "createEvent")?;
     let mut body = json!({"type": event_type, "transactionId": transaction_id(options)});
     // 1.9 strips createdAtLocation from create (it belongs on notify); 2.0 requires it.
@@ -38,18 +38,12 @@ pub fn create(api: &Api, state: State, event_type: &str, options: Option<&EventO
     {
         body["createdAtLocation"] = json!(location);
     }
-    api.request(state, Method::Post, Service::Register, EVENTS, Some(&body))
+    api.request(Method::Post, Service::Register, EVENTS, Some(&body))
 }
 
 /// Notify: 2.0 (and the JavaScript adaptor) `POST .../events/{id}/notify`; 1.9
 /// `POST .../events/notifications` with the `eventId` in the body.
-pub fn notify(
-    api: &Api,
-    state: State,
-    event_id: &str,
-    declaration: Value,
-    options: Option<&EventOptions>,
-) -> Result<State, Error> {
+pub fn notify(api: &Api, event_id: &str, declaration: Value, options: Option<&EventOptions>) -> Result<Output, Error> {
     require_events(api, "notifyEvent")?;
     let mut body = json!({
         "type": "NOTIFY",
@@ -71,19 +65,14 @@ pub fn notify(
         url
     };
     let call = api.call(Method::Post, url, Some(&body), None)?;
-    api.finish(state, call)
+    api.finish(call)
 }
 
 /// `create("birth")` then `notify`, as the JavaScript adaptor's
 /// `submitBirthNotification` (a new transaction id for each step).
-pub fn submit_birth(
-    api: &Api,
-    state: State,
-    declaration: Value,
-    options: Option<EventOptions>,
-) -> Result<State, Error> {
-    let mut created = create(api, state, "birth", options.as_ref())?;
-    let Some(id) = created.data_mut()["id"].as_str().map(str::to_string) else {
+pub fn submit_birth(api: &Api, declaration: Value, options: Option<EventOptions>) -> Result<Output, Error> {
+    let created = create(api, "birth", options.as_ref())?;
+    let Some(id) = created.data["id"].as_str().map(str::to_string) else {
         return Err(error::parse(
             "submitBirthNotification: createEvent response did not include an id",
         ));
@@ -92,12 +81,14 @@ pub fn submit_birth(
         transaction_id: None,
         ..o
     });
-    notify(api, created, &id, declaration, notify_options.as_ref())
+    let mut notified = notify(api, &id, declaration, notify_options.as_ref())?;
+    notified.earlier.push(created.data);
+    Ok(notified)
 }
 
 /// `POST {register}/api/events/events/search` `{query, limit, offset, sort}`; with
 /// `all`, every page. `data` is the results, `response.total` the server's total.
-pub fn search(api: &Api, state: State, query: Value, options: Option<&SearchOptions>) -> Result<State, Error> {
+pub fn search(api: &Api, query: Value, options: Option<&SearchOptions>) -> Result<Output, Error> {
     require_events(api, "searchEvents")?;
     let limit = options.and_then(|o| o.limit).unwrap_or(100).max(1);
     let mut offset = options.and_then(|o| o.offset).unwrap_or(0);
@@ -116,7 +107,7 @@ pub fn search(api: &Api, state: State, query: Value, options: Option<&SearchOpti
         }
         let mut call = api.call(Method::Post, url.clone(), Some(&Value::Object(body)), None)?;
         let (response, duration) = api.send(&mut call)?;
-        if response.status >= 400 {
+        if kit::request::is_redirect(response.status) || response.status >= 400 {
             return Err(Error::Http(call.failure(&response)));
         }
         let page: Value = serde_json::from_slice(&response.body)
@@ -135,16 +126,16 @@ pub fn search(api: &Api, state: State, query: Value, options: Option<&SearchOpti
         kit::log::info(&format!("search: {received} results at offset {offset} of {total}"));
         offset += limit;
         if !all || received == 0 || u64::from(offset) >= total {
-            let mut next = call.finish(state, response, duration)?;
-            *next.data_mut() = Value::Array(results);
-            next.set_response_field("total", json!(total));
-            return Ok(next);
+            let mut output = call.finish(response, duration)?;
+            output.data = Value::Array(results);
+            output.set_response_field("total", json!(total));
+            return Ok(output);
         }
     }
 }
 
 /// `GET {register}/api/events/events/{id}` (2.0).
-pub fn get(api: &Api, state: State, id: &str) -> Result<State, Error> {
+pub fn get(api: &Api, id: &str) -> Result<Output, Error> {
     if matches!(api.server.version, Version::V1 | Version::V1_9) {
         return Err(api
             .server
@@ -156,7 +147,7 @@ pub fn get(api: &Api, state: State, id: &str) -> Result<State, Error> {
         .map_err(|()| error::invalid_argument("bad register URL"))?
         .push(id);
     let call = api.call(Method::Get, url, None, None)?;
-    api.finish(state, call)
+    api.finish(call)
 }
 
 /// Parses a `json` argument; a plain string stays a string.

@@ -1,6 +1,6 @@
 //! FHIR event notifications (OpenCRVS 1.x): `POST {gateway}/notification`.
 
-use kit::State;
+use kit::Output;
 use kit::error::Error;
 use kit::wit::types::Method;
 use serde_json::{Value, json};
@@ -10,7 +10,7 @@ use crate::api::Api;
 use crate::version::Version;
 
 /// Wraps `entries` in a FHIR document bundle and posts it.
-pub fn create_birth_notification(api: &Api, state: State, entries: Value) -> Result<State, Error> {
+pub fn create_birth_notification(api: &Api, entries: Value) -> Result<Output, Error> {
     if api.server.version == Version::V2_0 {
         return Err(api.server.version.unavailable(
             "createBirthNotification",
@@ -23,7 +23,7 @@ pub fn create_birth_notification(api: &Api, state: State, entries: Value) -> Res
         "meta": {"lastUpdated": now_iso()},
         "entry": entries,
     });
-    api.request(state, Method::Post, Service::Gateway, "notification", Some(&bundle))
+    api.request(Method::Post, Service::Gateway, "notification", Some(&bundle))
 }
 
 /// A bundle entry for `resource`: `{fullUrl, resource}`.

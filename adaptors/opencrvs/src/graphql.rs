@@ -1,6 +1,6 @@
 //! GraphQL record search (OpenCRVS 1.x): `searchEvents`.
 
-use kit::State;
+use kit::Output;
 use kit::error::{self, Error};
 use kit::wit::types::Method;
 use serde_json::{Value, json};
@@ -23,7 +23,7 @@ const DEFAULT_COUNT: u32 = 10;
 /// `POST {gateway}/graphql` `searchEvents`, with `count`, `skip` and `sort` in the
 /// variables; `data` is the results and `response.totalItems` the total. GraphQL
 /// errors are errors.
-pub fn query_events(api: &Api, state: State, variables: Value, options: Option<&QueryOptions>) -> Result<State, Error> {
+pub fn query_events(api: &Api, variables: Value, options: Option<&QueryOptions>) -> Result<Output, Error> {
     if api.server.version == Version::V2_0 {
         return Err(api
             .server
@@ -50,7 +50,7 @@ pub fn query_events(api: &Api, state: State, variables: Value, options: Option<&
         if answer["errors"].as_array().is_some_and(|e| !e.is_empty()) {
             return Err(Error::Graphql(call.failure(&response)));
         }
-        if response.status >= 400 {
+        if kit::request::is_redirect(response.status) || response.status >= 400 {
             return Err(Error::Http(call.failure(&response)));
         }
         if !answer.is_object() {
@@ -64,10 +64,10 @@ pub fn query_events(api: &Api, state: State, variables: Value, options: Option<&
         kit::log::info(&format!("searchEvents: {received} results at skip {skip} of {total}"));
         skip += count;
         if !all || received == 0 || u64::from(skip) >= total {
-            let mut next = call.finish(state, response, duration)?;
-            *next.data_mut() = Value::Array(results);
-            next.set_response_field("totalItems", json!(total));
-            return Ok(next);
+            let mut output = call.finish(response, duration)?;
+            output.data = Value::Array(results);
+            output.set_response_field("totalItems", json!(total));
+            return Ok(output);
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The configured OpenCRVS deployment: service URLs, generation, credentials, and the
 //! client-credentials token.
 
-use kit::State;
 use kit::auth::{self, Login, Token};
 use kit::error::{self, AuthFailure, Error};
 use kit::http::{Request, Response};
@@ -31,8 +30,8 @@ enum Credentials {
 impl Server {
     /// Reads the configuration: `domain` and/or `services`, `version`, and either
     /// `access_token` or `clientId` + `clientSecret`.
-    pub fn from_configuration(state: &State) -> Result<Server, Error> {
-        let config = state.configuration();
+    pub fn from_configuration() -> Result<Server, Error> {
+        let config = kit::config::get();
         let domain = config.optional("domain")?.map(str::to_string);
         let services = match config.value("services") {
             None | Some(Value::Null) => serde_json::Map::new(),

@@ -1,6 +1,6 @@
 //! Webhook subscriptions (OpenCRVS 1.x): `{webhooks}/webhooks`.
 
-use kit::State;
+use kit::Output;
 use kit::error::{self, Error};
 use kit::wit::types::Method;
 use serde_json::json;
@@ -32,7 +32,7 @@ pub fn topic_name(topic: Topic) -> &'static str {
 }
 
 /// `POST {webhooks}/webhooks` `{hub: {callback, mode: "subscribe", topic, secret}}`.
-pub fn subscribe(api: &Api, state: State, callback: &str, topic: Topic, secret: &str) -> Result<State, Error> {
+pub fn subscribe(api: &Api, callback: &str, topic: Topic, secret: &str) -> Result<Output, Error> {
     require_webhooks(api, "subscribe")?;
     if kit::url::Url::parse(callback).is_err() {
         return Err(error::invalid_argument(format!(
@@ -41,25 +41,24 @@ pub fn subscribe(api: &Api, state: State, callback: &str, topic: Topic, secret: 
     }
     let body =
         json!({"hub": {"callback": callback, "mode": "subscribe", "topic": topic_name(topic), "secret": secret}});
-    api.request(state, Method::Post, Service::Webhooks, "webhooks", Some(&body))
+    api.request(Method::Post, Service::Webhooks, "webhooks", Some(&body))
 }
 
 /// `GET {webhooks}/webhooks`; `data` is the list of this client's subscriptions.
-pub fn list(api: &Api, state: State) -> Result<State, Error> {
+pub fn list(api: &Api) -> Result<Output, Error> {
     require_webhooks(api, "listSubscriptions")?;
-    let mut next = api.request(state, Method::Get, Service::Webhooks, "webhooks", None)?;
-    let data = next.data_mut();
-    *data = data["entries"].take();
-    Ok(next)
+    let mut output = api.request(Method::Get, Service::Webhooks, "webhooks", None)?;
+    output.data = output.data["entries"].take();
+    Ok(output)
 }
 
 /// `DELETE {webhooks}/webhooks/{id}`.
-pub fn unsubscribe(api: &Api, state: State, id: &str) -> Result<State, Error> {
+pub fn unsubscribe(api: &Api, id: &str) -> Result<Output, Error> {
     require_webhooks(api, "unsubscribe")?;
     let mut url = api.server.url(Service::Webhooks, "webhooks")?;
     url.path_segments_mut()
         .map_err(|()| error::invalid_argument("bad webhooks URL"))?
         .push(id);
     let call = api.call(Method::Delete, url, None, None)?;
-    api.finish(state, call)
+    api.finish(call)
 }

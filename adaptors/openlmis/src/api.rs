@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use kit::State;
+use kit::Output;
 use kit::http::{Request, Response};
 use kit::request::Call;
 use kit::url::Url;
-use kit::wit::types::{Error, Method, RequestOptions};
+use kit::wit::types::{Error, Method, Output as WitOutput, RequestOptions};
 
 use crate::login::Server;
 
@@ -16,18 +16,10 @@ pub struct Api {
 }
 
 impl Api {
-    /// Parses `state`, reads the server from its configuration, runs `operation` and
-    /// returns the next state as JSON text.
-    pub fn run(state: &str, operation: impl FnOnce(&Api, State) -> Result<State, Error>) -> Result<String, Error> {
-        kit::operation_with(
-            state,
-            |state| {
-                Ok(Api {
-                    server: Server::from_configuration(state)?,
-                })
-            },
-            operation,
-        )
+    /// Reads the server from the job's configuration, runs `operation` and returns its
+    /// output as the WIT export does.
+    pub fn run(operation: impl FnOnce(&Api) -> Result<Output, Error>) -> Result<WitOutput, Error> {
+        kit::finish(Server::from_configuration().and_then(|server| operation(&Api { server })))
     }
 
     /// `{baseUrl}/api/{path}`.
@@ -61,22 +53,21 @@ impl Api {
         kit::auth::send_with_token(call, &self.server, |response| response.status == 401)
     }
 
-    /// One call whose response becomes the next state (OpenFn's `request`).
+    /// One call whose response is the output (OpenFn's `request`).
     pub fn request(
         &self,
-        state: State,
         method: Method,
         path: &str,
         body: Option<String>,
         options: Option<&RequestOptions>,
-    ) -> Result<State, Error> {
+    ) -> Result<Output, Error> {
         let mut call = self.call(method, self.url(path)?, body, options)?;
-        self.finish(state, &mut call)
+        self.finish(&mut call)
     }
 
-    /// Sends `call` and turns its response into the next state.
-    pub fn finish(&self, state: State, call: &mut Call) -> Result<State, Error> {
+    /// Sends `call` and turns its response into the output.
+    pub fn finish(&self, call: &mut Call) -> Result<Output, Error> {
         let (response, duration) = self.send(call)?;
-        call.finish(state, response, duration)
+        call.finish(response, duration)
     }
 }

@@ -9,169 +9,162 @@ mod pages;
 mod requisitions;
 mod stock;
 
-use kit::wit::types::{Error, Method, RequestOptions};
+use kit::config::field;
+use kit::wit::types::{Error, FieldKind, Method, Output, RequestOptions};
 
 use crate::api::Api;
 
 kit::bindings!("openfn:openlmis/adaptor");
 
-use exports::openfn::openlmis::operations::{ActionOptions, Guest, Paging, RequisitionSearch};
+use exports::openfn::openlmis::operations::{ActionOptions, GetAllOptions, Guest, Paging, RequisitionSearch};
 
 struct OpenLmis;
 
 impl Guest for OpenLmis {
-    fn get(state: String, path: String, options: Option<RequestOptions>) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            api.request(state, Method::Get, &path, None, options.as_ref())
-        })
+    fn get(path: String, options: Option<RequestOptions>) -> Result<Output, Error> {
+        Api::run(|api| api.request(Method::Get, &path, None, options.as_ref()))
     }
 
-    fn get_all(
-        state: String,
-        path: String,
-        options: Option<RequestOptions>,
-        paging: Option<Paging>,
-    ) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            pages::get_all(api, state, &path, &[], options.as_ref(), paging.as_ref())
-        })
+    fn get_all(path: String, options: Option<GetAllOptions>, paging: Option<Paging>) -> Result<Output, Error> {
+        let (options, paging) = pages::split_options(options, paging);
+        Api::run(|api| pages::get_all(api, &path, &[], options.as_ref(), Some(&paging)))
     }
 
-    fn post(state: String, path: String, body: String, options: Option<RequestOptions>) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            api.request(state, Method::Post, &path, Some(body), options.as_ref())
-        })
+    fn post(path: String, body: String, options: Option<RequestOptions>) -> Result<Output, Error> {
+        Api::run(|api| api.request(Method::Post, &path, Some(body), options.as_ref()))
     }
 
-    fn put(state: String, path: String, body: String, options: Option<RequestOptions>) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            api.request(state, Method::Put, &path, Some(body), options.as_ref())
-        })
+    fn put(path: String, body: String, options: Option<RequestOptions>) -> Result<Output, Error> {
+        Api::run(|api| api.request(Method::Put, &path, Some(body), options.as_ref()))
     }
 
-    fn delete(state: String, path: String, options: Option<RequestOptions>) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            api.request(state, Method::Delete, &path, None, options.as_ref())
-        })
+    fn delete(path: String, options: Option<RequestOptions>) -> Result<Output, Error> {
+        Api::run(|api| api.request(Method::Delete, &path, None, options.as_ref()))
     }
 
     fn request(
-        state: String,
         method: Method,
         path: String,
         body: Option<String>,
         options: Option<RequestOptions>,
-    ) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            api.request(state, method, &path, body, options.as_ref())
-        })
+    ) -> Result<Output, Error> {
+        Api::run(|api| api.request(method, &path, body, options.as_ref()))
     }
 
-    fn facility_by_code(state: String, code: String) -> Result<String, Error> {
-        Api::run(&state, |api, state| lookups::facility(api, state, &code))
+    fn facility_by_code(code: String) -> Result<Output, Error> {
+        Api::run(|api| lookups::facility(api, &code))
     }
 
-    fn program_by_code(state: String, code: String) -> Result<String, Error> {
-        Api::run(&state, |api, state| lookups::program(api, state, &code))
+    fn program_by_code(code: String) -> Result<Output, Error> {
+        Api::run(|api| lookups::program(api, &code))
     }
 
-    fn orderable_by_code(state: String, code: String) -> Result<String, Error> {
-        Api::run(&state, |api, state| lookups::orderable(api, state, &code))
+    fn orderable_by_code(code: String) -> Result<Output, Error> {
+        Api::run(|api| lookups::orderable(api, &code))
     }
 
     fn initiate_requisition(
-        state: String,
         program: String,
         facility: String,
         period: String,
         emergency: Option<bool>,
         options: Option<ActionOptions>,
-    ) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            requisitions::initiate(
-                api,
-                state,
-                &program,
-                &facility,
-                &period,
-                emergency.unwrap_or(false),
-                options,
-            )
-        })
+    ) -> Result<Output, Error> {
+        Api::run(|api| requisitions::initiate(api, &program, &facility, &period, emergency.unwrap_or(false), options))
     }
 
-    fn get_requisition(state: String, id: String) -> Result<String, Error> {
-        Api::run(&state, |api, state| requisitions::get(api, state, &id))
+    fn get_requisition(id: String) -> Result<Output, Error> {
+        Api::run(|api| requisitions::get(api, &id))
     }
 
-    fn update_requisition(
-        state: String,
-        id: String,
-        requisition: String,
-        if_match: Option<String>,
-    ) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            requisitions::update(api, state, &id, requisition, if_match)
-        })
+    fn update_requisition(id: String, requisition: String, if_match: Option<String>) -> Result<Output, Error> {
+        Api::run(|api| requisitions::update(api, &id, requisition, if_match))
     }
 
-    fn search_requisitions(
-        state: String,
-        criteria: RequisitionSearch,
-        paging: Option<Paging>,
-    ) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            requisitions::search(api, state, &criteria, paging.as_ref())
-        })
+    fn search_requisitions(criteria: RequisitionSearch, paging: Option<Paging>) -> Result<Output, Error> {
+        Api::run(|api| requisitions::search(api, &criteria, paging.as_ref()))
     }
 
-    fn submit_requisition(state: String, id: String, options: Option<ActionOptions>) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            requisitions::act(api, state, &id, "submit", options)
-        })
+    fn submit_requisition(id: String, options: Option<ActionOptions>) -> Result<Output, Error> {
+        Api::run(|api| requisitions::act(api, &id, "submit", options))
     }
 
-    fn authorize_requisition(state: String, id: String, options: Option<ActionOptions>) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            requisitions::act(api, state, &id, "authorize", options)
-        })
+    fn authorize_requisition(id: String, options: Option<ActionOptions>) -> Result<Output, Error> {
+        Api::run(|api| requisitions::act(api, &id, "authorize", options))
     }
 
-    fn approve_requisition(state: String, id: String, options: Option<ActionOptions>) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            requisitions::act(api, state, &id, "approve", options)
-        })
+    fn approve_requisition(id: String, options: Option<ActionOptions>) -> Result<Output, Error> {
+        Api::run(|api| requisitions::act(api, &id, "approve", options))
     }
 
     fn reject_requisition(
-        state: String,
         id: String,
         reasons: Option<String>,
         options: Option<ActionOptions>,
-    ) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            requisitions::reject(api, state, &id, reasons, options)
-        })
+    ) -> Result<Output, Error> {
+        Api::run(|api| requisitions::reject(api, &id, reasons, options))
     }
 
-    fn batch_approve_requisitions(state: String, ids: Vec<String>) -> Result<String, Error> {
-        Api::run(&state, |api, state| requisitions::batch_approve(api, state, &ids))
+    fn batch_approve_requisitions(ids: Vec<String>) -> Result<Output, Error> {
+        Api::run(|api| requisitions::batch_approve(api, &ids))
     }
 
-    fn submit_stock_event(state: String, event: String) -> Result<String, Error> {
-        Api::run(&state, |api, state| stock::submit_event(api, state, event))
+    fn submit_stock_event(event: String) -> Result<Output, Error> {
+        Api::run(|api| stock::submit_event(api, event))
     }
 
-    fn stock_card_summaries(
-        state: String,
-        facility: String,
-        program: String,
-        paging: Option<Paging>,
-    ) -> Result<String, Error> {
-        Api::run(&state, |api, state| {
-            stock::summaries(api, state, &facility, &program, paging.as_ref())
-        })
+    fn stock_card_summaries(facility: String, program: String, paging: Option<Paging>) -> Result<Output, Error> {
+        Api::run(|api| stock::summaries(api, &facility, &program, paging.as_ref()))
     }
 }
+
+kit::export_configuration!(
+    OpenLmis,
+    vec![
+        field(
+            "baseUrl",
+            FieldKind::Url,
+            true,
+            false,
+            "The OpenLMIS server, e.g. https://demo-v3.openlmis.org (a path prefix is kept).",
+        ),
+        field(
+            "username",
+            FieldKind::Text,
+            false,
+            false,
+            "The user to log in as, e.g. administrator (required unless access_token is set).",
+        ),
+        field(
+            "password",
+            FieldKind::Text,
+            false,
+            true,
+            "The user's password (required unless access_token is set).",
+        ),
+        field(
+            "clientId",
+            FieldKind::Text,
+            false,
+            true,
+            "The OAuth client id, e.g. user-client (required unless access_token is set).",
+        ),
+        field(
+            "clientSecret",
+            FieldKind::Text,
+            false,
+            true,
+            "The OAuth client secret (required unless access_token is set).",
+        ),
+        field(
+            "access_token",
+            FieldKind::Text,
+            false,
+            true,
+            "A bearer token to use instead of logging in.",
+        ),
+    ],
+    || login::Server::from_configuration().map(drop)
+);
 
 export!(OpenLmis);

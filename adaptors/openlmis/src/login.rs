@@ -1,7 +1,6 @@
 //! Logging in to OpenLMIS: the OAuth2 password grant with HTTP Basic client
 //! authentication, or a ready `access_token` from the configuration.
 
-use kit::State;
 use kit::auth::{self, Login, Token};
 use kit::error::{self, AuthFailure};
 use kit::http::Request;
@@ -28,9 +27,10 @@ enum Credentials {
 }
 
 impl Server {
-    /// Reads `baseUrl` and the credentials from `state.configuration`.
-    pub fn from_configuration(state: &State) -> Result<Server, Error> {
-        let config = state.configuration();
+    /// Reads `baseUrl` and the credentials from the job's configuration: either
+    /// `access_token`, or all of `username`, `password`, `clientId` and `clientSecret`.
+    pub fn from_configuration() -> Result<Server, Error> {
+        let config = kit::config::get();
         let base_url = kit::url::parse_base(
             "baseUrl",
             config.required(

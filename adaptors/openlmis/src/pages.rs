@@ -2,28 +2,50 @@
 
 use std::collections::HashSet;
 
-use kit::State;
+use kit::Output;
 use kit::error::{self, Error};
-use kit::state::ResponseSummary;
 use kit::wit::types::{Method, RequestOptions};
 use serde_json::{Value, json};
 
 use crate::api::Api;
-use crate::exports::openfn::openlmis::operations::Paging;
+use crate::exports::openfn::openlmis::operations::{GetAllOptions, Paging};
 
 /// Items per page unless the job says otherwise.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
+/// `getAll`'s options split into the request options of each page and the paging.
+pub fn split_options(options: Option<GetAllOptions>, paging: Option<Paging>) -> (Option<RequestOptions>, Paging) {
+    let paging = paging.unwrap_or(Paging {
+        page_size: None,
+        limit: None,
+    });
+    let Some(o) = options else {
+        return (None, paging);
+    };
+    let request = RequestOptions {
+        query: o.query,
+        headers: o.headers,
+        errors: o.errors,
+        timeout: o.timeout,
+        retry: o.retry,
+        ..kit::request::no_options()
+    };
+    let paging = Paging {
+        page_size: o.page_size.or(paging.page_size),
+        limit: o.limit.or(paging.limit),
+    };
+    (Some(request), paging)
+}
+
 /// GETs every item of `path` (with `query` added to the job's own options), page by
-/// page, and sets `data` to the array of items.
+/// page; `data` is the array of items.
 pub fn get_all(
     api: &Api,
-    state: State,
     path: &str,
     query: &[(&str, &str)],
     options: Option<&RequestOptions>,
     paging: Option<&Paging>,
-) -> Result<State, Error> {
+) -> Result<Output, Error> {
     let page_size = paging.and_then(|p| p.page_size).unwrap_or(DEFAULT_PAGE_SIZE).max(1);
     let limit = paging.and_then(|p| p.limit).map(|l| l as usize);
     let mut items: Vec<Value> = Vec::new();
@@ -38,11 +60,11 @@ pub fn get_all(
             .append_pair("size", &page_size.to_string());
         let mut call = api.call(Method::Get, url, None, options)?;
         let (response, duration) = api.send(&mut call)?;
-        if response.status >= 400 {
+        if kit::request::is_redirect(response.status) || response.status >= 400 {
             return Err(Error::Http(call.failure(&response)));
         }
         let body: Value = serde_json::from_slice(&response.body)
-            .map_err(|e| error::parse(format!("{} returned a body that is not JSON ({e})", call.request.url)))?;
+            .map_err(|e| error::parse(format!("{} returned a body that is not JSON ({e})", call.shown_url())))?;
         let last = match body {
             // Not paged: the whole collection at once.
             Value::Array(all) => {
@@ -53,7 +75,7 @@ pub fn get_all(
                 let Some(Value::Array(content)) = page_body.remove("content") else {
                     return Err(error::parse(format!(
                         "{} returned neither a page (with content) nor an array",
-                        call.request.url
+                        call.shown_url()
                     )));
                 };
                 let total = page_body.get("totalElements").and_then(Value::as_u64);
@@ -95,7 +117,7 @@ pub fn get_all(
             _ => {
                 return Err(error::parse(format!(
                     "{} returned neither a page nor an array",
-                    call.request.url
+                    call.shown_url()
                 )));
             }
         };
@@ -103,31 +125,27 @@ pub fn get_all(
             && items.len() >= limit
         {
             items.truncate(limit);
-            return Ok(finish(state, items, &call, response, duration, page + 1));
+            return Ok(finish(items, &call, response, duration, page + 1));
         }
         if last {
-            return Ok(finish(state, items, &call, response, duration, page + 1));
+            return Ok(finish(items, &call, response, duration, page + 1));
         }
         page += 1;
     }
 }
 
 fn finish(
-    state: State,
     items: Vec<Value>,
     call: &kit::request::Call,
     response: kit::http::Response,
     duration: std::time::Duration,
     pages: u32,
-) -> State {
-    let summary = ResponseSummary {
-        url: call.request.url.to_string(),
-        method: "GET".into(),
-        status: response.status,
-        headers: response.headers,
-        duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+) -> Output {
+    let mut output = Output {
+        data: Value::Array(items),
+        response: Some(call.summary(response, duration)),
+        earlier: Vec::new(),
     };
-    let mut next = state.next(Value::Array(items), &summary);
-    next.set_response_field("pages", json!(pages));
-    next
+    output.set_response_field("pages", json!(pages));
+    output
 }

@@ -1,7 +1,7 @@
 //! The requisition workflow: initiate, read, search, submit, authorize, approve,
 //! reject, batch approve.
 
-use kit::State;
+use kit::Output;
 use kit::error::Error;
 use kit::wit::types::{Method, RequestOptions};
 use serde_json::{Value, json};
@@ -22,13 +22,12 @@ fn with_key(options: Option<ActionOptions>) -> Option<RequestOptions> {
 /// `POST /api/requisitions/initiate?program=&facility=&suggestedPeriod=&emergency=`.
 pub fn initiate(
     api: &Api,
-    state: State,
     program: &str,
     facility: &str,
     period: &str,
     emergency: bool,
     options: Option<ActionOptions>,
-) -> Result<State, Error> {
+) -> Result<Output, Error> {
     let mut url = api.url("requisitions/initiate")?;
     url.query_pairs_mut()
         .append_pair("program", program)
@@ -36,23 +35,17 @@ pub fn initiate(
         .append_pair("suggestedPeriod", period)
         .append_pair("emergency", if emergency { "true" } else { "false" });
     let mut call = api.call(Method::Post, url, None, with_key(options).as_ref())?;
-    api.finish(state, &mut call)
+    api.finish(&mut call)
 }
 
 /// `GET /api/requisitions/{id}`.
-pub fn get(api: &Api, state: State, id: &str) -> Result<State, Error> {
+pub fn get(api: &Api, id: &str) -> Result<Output, Error> {
     let mut call = api.call(Method::Get, api.url_of(&["requisitions", id])?, None, None)?;
-    api.finish(state, &mut call)
+    api.finish(&mut call)
 }
 
 /// `PUT /api/requisitions/{id}` guarded by `If-Match`.
-pub fn update(
-    api: &Api,
-    state: State,
-    id: &str,
-    requisition: String,
-    if_match: Option<String>,
-) -> Result<State, Error> {
+pub fn update(api: &Api, id: &str, requisition: String, if_match: Option<String>) -> Result<Output, Error> {
     let url = api.url_of(&["requisitions", id])?;
     let if_match = if_match.or_else(|| kit::request::known_etag(&url));
     let options = RequestOptions {
@@ -60,11 +53,11 @@ pub fn update(
         ..kit::request::no_options()
     };
     let mut call = api.call(Method::Put, url, Some(requisition), Some(&options))?;
-    api.finish(state, &mut call)
+    api.finish(&mut call)
 }
 
 /// `GET /api/requisitions/search`, every page.
-pub fn search(api: &Api, state: State, criteria: &RequisitionSearch, paging: Option<&Paging>) -> Result<State, Error> {
+pub fn search(api: &Api, criteria: &RequisitionSearch, paging: Option<&Paging>) -> Result<Output, Error> {
     let emergency = criteria.emergency.map(|e| e.to_string());
     let mut query: Vec<(&str, &str)> = [
         ("facility", criteria.facility.as_deref()),
@@ -80,32 +73,26 @@ pub fn search(api: &Api, state: State, criteria: &RequisitionSearch, paging: Opt
     for status in criteria.requisition_status.iter().flatten() {
         query.push(("requisitionStatus", status));
     }
-    pages::get_all(api, state, "requisitions/search", &query, None, paging)
+    pages::get_all(api, "requisitions/search", &query, None, paging)
 }
 
 /// `POST /api/requisitions/{id}/{action}` for submit, authorize and approve.
-pub fn act(api: &Api, state: State, id: &str, action: &str, options: Option<ActionOptions>) -> Result<State, Error> {
+pub fn act(api: &Api, id: &str, action: &str, options: Option<ActionOptions>) -> Result<Output, Error> {
     let url = api.url_of(&["requisitions", id, action])?;
     let mut call = api.call(Method::Post, url, None, with_key(options).as_ref())?;
-    api.finish(state, &mut call)
+    api.finish(&mut call)
 }
 
 /// `PUT /api/requisitions/{id}/reject`, with the rejection reasons as the body.
-pub fn reject(
-    api: &Api,
-    state: State,
-    id: &str,
-    reasons: Option<String>,
-    options: Option<ActionOptions>,
-) -> Result<State, Error> {
+pub fn reject(api: &Api, id: &str, reasons: Option<String>, options: Option<ActionOptions>) -> Result<Output, Error> {
     let url = api.url_of(&["requisitions", id, "reject"])?;
     let mut call = api.call(Method::Put, url, reasons, with_key(options).as_ref())?;
-    api.finish(state, &mut call)
+    api.finish(&mut call)
 }
 
 /// `POST /api/requisitions?approveAll&id=..`: 200 when all passed, 400 with the same
 /// body shape when some failed. Both become `{approved, failed}`.
-pub fn batch_approve(api: &Api, state: State, ids: &[String]) -> Result<State, Error> {
+pub fn batch_approve(api: &Api, ids: &[String]) -> Result<Output, Error> {
     let mut url = api.url("requisitions")?;
     url.query_pairs_mut()
         .append_key_only("approveAll")
@@ -138,7 +125,7 @@ pub fn batch_approve(api: &Api, state: State, ids: &[String]) -> Result<State, E
         })
         .collect();
     let data = json!({"approved": approved, "failed": failed});
-    let mut next = call.finish(state, response, duration)?;
-    *next.data_mut() = data;
-    Ok(next)
+    let mut output = call.finish(response, duration)?;
+    output.data = data;
+    Ok(output)
 }

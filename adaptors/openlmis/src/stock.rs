@@ -1,6 +1,6 @@
 //! Stock management: stock events and stock card summaries.
 
-use kit::State;
+use kit::Output;
 use kit::error::Error;
 use kit::wit::types::Method;
 
@@ -9,19 +9,13 @@ use crate::exports::openfn::openlmis::operations::Paging;
 use crate::pages;
 
 /// `POST /api/stockEvents`; `data` is the new event's id.
-pub fn submit_event(api: &Api, state: State, event: String) -> Result<State, Error> {
+pub fn submit_event(api: &Api, event: String) -> Result<Output, Error> {
     let mut call = api.call(Method::Post, api.url("stockEvents")?, Some(event), None)?;
-    api.finish(state, &mut call)
+    api.finish(&mut call)
 }
 
 /// `GET /api/v2/stockCardSummaries?facilityId=&programId=`, every page.
-pub fn summaries(
-    api: &Api,
-    state: State,
-    facility: &str,
-    program: &str,
-    paging: Option<&Paging>,
-) -> Result<State, Error> {
+pub fn summaries(api: &Api, facility: &str, program: &str, paging: Option<&Paging>) -> Result<Output, Error> {
     let query = [("facilityId", facility), ("programId", program)];
-    pages::get_all(api, state, "v2/stockCardSummaries", &query, None, paging)
+    pages::get_all(api, "v2/stockCardSummaries", &query, None, paging)
 }

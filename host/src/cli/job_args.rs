@@ -211,15 +211,7 @@ impl JobArgs {
             self.cache_dir.clone().or_else(default_cache_dir)
         };
         let host = Host::new(HostOptions { cache_dir }).map_err(|e| e.to_string())?;
-        let load = |name: &str| {
-            let is_path = name.ends_with(".wasm") || name.contains('/') && !name.starts_with('@');
-            if is_path {
-                host.load_file(Path::new(name))
-            } else {
-                host.load_builtin(name)
-            }
-            .map_err(|e| e.to_string())
-        };
+        let load = |name: &str| host.load_named(name).map_err(|e| e.to_string());
         let plan = if Workflow::looks_like(&value) {
             let base = self.job.parent().unwrap_or(Path::new("."));
             let workflow = Workflow::from_value(&value, base).map_err(|e| format!("{}: {e}", self.job.display()))?;

@@ -26,12 +26,7 @@ pub fn list(args: ListArgs) -> ExitCode {
         None => adaptor_host::builtin_adaptors().into_iter().map(String::from).collect(),
     };
     for name in names {
-        let loaded = if name.ends_with(".wasm") {
-            host.load_file(name.as_ref())
-        } else {
-            host.load_builtin(&name)
-        };
-        match loaded {
+        match host.load_named(&name) {
             Ok(adaptor) => {
                 println!("{} ({})", adaptor.name(), adaptor.interface());
                 for op in adaptor.operations() {

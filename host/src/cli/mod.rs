@@ -63,7 +63,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::List(args) => list::list(args),
-            Command::Docs(args) => docs::docs(args),
+            Command::Docs(args) => docs::docs(args).await,
             Command::Demo(args) => demo::demo(args).await,
             Command::Serve(args) => serve::serve(args).await,
         }

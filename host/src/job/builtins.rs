@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::Step;
 use super::refs;
+use crate::compose::compose;
 use crate::error::{Error, Result};
 use crate::session::Session;
 
@@ -105,7 +106,8 @@ pub async fn run(session: &mut Session<'_>, step: &Step, state: &mut Value) -> R
                 .map(|a| refs::resolve(a, state))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(input)?;
-            *state = session.call(&step.operation, &args, state).await?;
+            let output = session.call(&step.operation, &args).await?;
+            compose(state, output);
             Ok(())
         }
     }

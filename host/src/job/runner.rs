@@ -13,6 +13,7 @@ use crate::engine::Host;
 use crate::error::Error;
 use crate::redact::Redactor;
 use crate::sandbox::limits::{Limit, Limits};
+use crate::compose::initial_state;
 use crate::sandbox::policy::{AllowRule, Policy};
 use crate::session::Session;
 
@@ -39,10 +40,22 @@ pub struct Outcome {
 }
 
 /// Runs `job` with `adaptor` on `state` (which carries `configuration`).
+///
+/// The configuration is checked against the adaptor's declaration before anything
+/// runs, which also gives the job's network policy and masking; the adaptor receives
+/// it once, and each operation's output is composed into the state here.
 pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, options: &RunOptions) -> Outcome {
+    let state = initial_state(state);
     let configuration = state.get("configuration").cloned().unwrap_or(Value::Null);
-    let redactor = Arc::new(Redactor::new(&configuration));
-    let policy = Policy::for_configuration(&configuration, &options.allow);
+    let declaration = match adaptor.declaration().await {
+        Ok(declaration) => declaration,
+        Err(e) => return finish(state, Some(e), None, &Redactor::new(&configuration), &options.step_id),
+    };
+    let redactor = Arc::new(declaration.redactor(&configuration));
+    if let Err(e) = declaration.check(&configuration) {
+        return finish(state, Some(e), None, &redactor, &options.step_id);
+    }
+    let policy = declaration.policy(&configuration, &options.allow);
     let mut state = state;
     let mut current = None;
     let limit = options.limits.wall_time;
@@ -79,6 +92,8 @@ async fn run_steps(
     current: &mut Option<(usize, String)>,
 ) -> Result<(), Error> {
     let mut session = Session::start(host, adaptor, &options.limits, policy, redactor).await?;
+    let configuration = state.get("configuration").cloned().unwrap_or(Value::Null);
+    session.configure(&configuration).await?;
     for (i, step) in job.steps.iter().enumerate() {
         *current = Some((i, step.operation.clone()));
         let started = Instant::now();

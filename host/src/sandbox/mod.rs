@@ -22,7 +22,7 @@ use crate::redact::Redactor;
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        interfaces: "import openfn:adaptor/host@0.1.0;",
+        interfaces: "import openfn:adaptor/host@0.2.0;",
         // `log` traps when the job exceeds its log volume limit.
         imports: { default: trappable },
     });

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
 
 /// One rule of the policy, parsed from `--allow-host` or derived from a URL in the
 /// job's configuration.
@@ -139,17 +138,6 @@ impl Policy {
         Policy { rules }
     }
 
-    /// The origins a job's configuration names, plus `extra` (`--allow-host`).
-    ///
-    /// Every string in the configuration that is an absolute `http(s)` URL names its
-    /// origin (`baseUrl`, OpenCRVS `services.*`); a `domain` field names
-    /// `https://*.<domain>` (OpenCRVS's `https://<service>.<domain>` hosts).
-    pub fn for_configuration(configuration: &Value, extra: &[AllowRule]) -> Policy {
-        let mut rules = extra.to_vec();
-        collect(configuration, None, &mut rules);
-        Policy { rules }
-    }
-
     /// Whether a request to `scheme://host:port` is allowed.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         self.rules.iter().any(|r| r.allows(scheme, host, port))
@@ -161,39 +149,9 @@ impl Policy {
     }
 }
 
-fn collect(value: &Value, key: Option<&str>, rules: &mut Vec<AllowRule>) {
-    match value {
-        Value::String(s) if key == Some("domain") => {
-            if let Ok(AllowRule::Origin { host, .. }) = s.parse::<AllowRule>() {
-                rules.push(AllowRule::Subdomains {
-                    scheme: "https".into(),
-                    domain: host,
-                    port: 443,
-                });
-            }
-        }
-        Value::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
-            if let Ok(uri) = s.parse::<http::Uri>()
-                && let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host())
-                && let Some(port) = uri.port_u16().or_else(|| default_port(scheme))
-            {
-                rules.push(AllowRule::Origin {
-                    scheme: scheme.to_ascii_lowercase(),
-                    host: host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
-                    port,
-                });
-            }
-        }
-        Value::Object(map) => map.iter().for_each(|(k, v)| collect(v, Some(k), rules)),
-        Value::Array(items) => items.iter().for_each(|v| collect(v, key, rules)),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn rule(s: &str) -> AllowRule {
         s.parse().unwrap()
@@ -240,21 +198,5 @@ mod tests {
     #[test]
     fn ipv6_literals_parse() {
         assert!(rule("http://[::1]:9000").allows("http", "[::1]", 9000));
-    }
-
-    #[test]
-    fn configuration_names_its_origins() {
-        let config = json!({
-            "baseUrl": "http://127.0.0.1:4000/openlmis",
-            "password": "https-not-a-url",
-            "services": {"auth": "https://auth.example.org"},
-            "domain": "opencrvs.example.org"
-        });
-        let p = Policy::for_configuration(&config, &[]);
-        assert!(p.allows("http", "127.0.0.1", 4000));
-        assert!(p.allows("https", "auth.example.org", 443));
-        assert!(p.allows("https", "gateway.opencrvs.example.org", 443));
-        assert!(!p.allows("http", "127.0.0.1", 4001));
-        assert!(!p.allows("https", "evil.org", 443));
     }
 }

@@ -1,8 +1,9 @@
 //! A test-only adaptor that misbehaves on request, for the host's sandbox tests.
 
+use kit::config::field;
+use kit::error;
 use kit::http::Request;
-use kit::wit::types::{Error, Method};
-use kit::{State, error};
+use kit::wit::types::{Error, FieldKind, Method, Output};
 use serde_json::json;
 
 kit::bindings!("openfn:probe/probe", "../wit");
@@ -12,32 +13,26 @@ use exports::openfn::probe::operations::Guest;
 struct Probe;
 
 impl Guest for Probe {
-    fn spin(_state: String) -> Result<String, Error> {
+    fn spin() -> Result<Output, Error> {
         let mut n: u64 = 0;
         loop {
             n = std::hint::black_box(n.wrapping_add(1));
         }
     }
 
-    fn allocate(state: String, mebibytes: u32) -> Result<String, Error> {
+    fn allocate(mebibytes: u32) -> Result<Output, Error> {
         let size = usize::try_from(mebibytes).unwrap_or(usize::MAX) << 20;
         let block = std::hint::black_box(vec![1u8; size]);
-        with_data(&state, json!({ "allocated": block.len() }))
+        with_data(json!({ "allocated": block.len() }))
     }
 
-    fn fetch(state: String, url: String) -> Result<String, Error> {
+    fn fetch(url: String) -> Result<Output, Error> {
         let response = get(&url)?.send().map_err(|e| error::transport(e.message))?;
         let body = kit::request::parse_json_or_text(&response.body);
-        with_data(&state, json!({ "status": response.status, "body": body }))
+        with_data(json!({ "status": response.status, "body": body }))
     }
 
-    fn fetch_many(
-        state: String,
-        url: String,
-        count: u32,
-        method: Option<Method>,
-        body: Option<String>,
-    ) -> Result<String, Error> {
+    fn fetch_many(url: String, count: u32, method: Option<Method>, body: Option<String>) -> Result<Output, Error> {
         let mut request = get(&url)?;
         request.method = method.unwrap_or(Method::Get);
         request.body = body.map(String::into_bytes);
@@ -50,22 +45,61 @@ impl Guest for Probe {
                 Err(e) => failures.push(e.message),
             }
         }
-        with_data(&state, json!({ "ok": ok, "failures": failures }))
+        with_data(json!({ "ok": ok, "failures": failures }))
     }
 
-    fn log_flood(state: String, lines: u32, width: u32) -> Result<String, Error> {
+    fn log_flood(lines: u32, width: u32) -> Result<Output, Error> {
         let line = "x".repeat(usize::try_from(width).unwrap_or(0));
         for _ in 0..lines {
             kit::log::info(&line);
         }
-        State::parse(&state).map(|s| s.to_json())
+        with_data(serde_json::Value::Null)
     }
 
-    fn say(state: String, message: String) -> Result<String, Error> {
+    fn say(message: String) -> Result<Output, Error> {
         kit::log::info(&message);
-        State::parse(&state).map(|s| s.to_json())
+        with_data(serde_json::Value::Null)
     }
 }
+
+// A declaration unlike either real adaptor's: the host must derive policy and masking
+// from it without knowing this component.
+kit::export_configuration!(
+    Probe,
+    vec![
+        field(
+            "endpoint",
+            FieldKind::Url,
+            false,
+            false,
+            "A server the probe may reach."
+        ),
+        field("mirrors", FieldKind::UrlMap, false, false, "More servers, by name."),
+        field(
+            "zone",
+            FieldKind::Domain,
+            false,
+            false,
+            "A domain whose https subdomains the probe may reach."
+        ),
+        field(
+            "region",
+            FieldKind::Text,
+            false,
+            false,
+            "A label shown in logs as it is."
+        ),
+        field(
+            "apiKey",
+            FieldKind::Text,
+            false,
+            true,
+            "A credential that must never be shown."
+        ),
+        field("retries", FieldKind::Number, false, false, "A number, to check kinds."),
+    ],
+    || Ok(())
+);
 
 export!(Probe);
 
@@ -74,9 +108,6 @@ fn get(url: &str) -> Result<Request, Error> {
     Ok(Request::new(Method::Get, url))
 }
 
-fn with_data(state: &str, data: serde_json::Value) -> Result<String, Error> {
-    let mut value: serde_json::Value =
-        serde_json::from_str(state).map_err(|e| error::invalid_argument(e.to_string()))?;
-    value["data"] = data;
-    Ok(value.to_string())
+fn with_data(data: serde_json::Value) -> Result<Output, Error> {
+    kit::finish(Ok(kit::Output::data(data)))
 }
