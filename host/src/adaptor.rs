@@ -101,9 +101,7 @@ impl Adaptor {
             .ok_or_else(|| load_error(format!("export {interface} not found")))?;
         let configuration = ty
             .exports(engine)
-            .find_map(|(export, _)| {
-                (export.split('@').next()? == CONFIGURATION_INTERFACE).then(|| export.to_string())
-            })
+            .find_map(|(export, _)| (export.split('@').next()? == CONFIGURATION_INTERFACE).then(|| export.to_string()))
             .ok_or_else(|| {
                 load_error(format!(
                     "it does not export {CONFIGURATION_INTERFACE}: it was built for an older contract; \

@@ -76,7 +76,10 @@ mod tests {
     #[test]
     fn initial_data_is_an_empty_object_as_in_openfn() {
         assert_eq!(initial_state(json!({})), json!({"data": {}}));
-        assert_eq!(initial_state(json!({"data": null, "x": 1})), json!({"data": {}, "x": 1}));
+        assert_eq!(
+            initial_state(json!({"data": null, "x": 1})),
+            json!({"data": {}, "x": 1})
+        );
         assert_eq!(initial_state(json!({"data": [1]})), json!({"data": [1]}));
         assert_eq!(initial_state(json!("junk")), json!({"data": {}}));
     }
@@ -95,7 +98,11 @@ mod tests {
     fn newest_reference_is_last_and_response_is_replaced() {
         let mut state = json!({"data": "a", "response": {"statusCode": 200}});
         compose(&mut state, output(json!("b")));
-        assert_eq!(state["response"], json!({"statusCode": 200}), "kept when the operation made no exchange");
+        assert_eq!(
+            state["response"],
+            json!({"statusCode": 200}),
+            "kept when the operation made no exchange"
+        );
         compose(
             &mut state,
             OperationOutput {

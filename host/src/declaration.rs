@@ -128,7 +128,10 @@ impl Declaration {
             }
             let value = value.expect("present");
             if let Err(why) = check_kind(field.kind, value) {
-                return Err(problem(&field.name, format!("{why}: expected {}", field.kind.expected())));
+                return Err(problem(
+                    &field.name,
+                    format!("{why}: expected {}", field.kind.expected()),
+                ));
             }
         }
         Ok(())
@@ -193,7 +196,9 @@ fn check_kind(kind: FieldKind, value: &Value) -> std::result::Result<(), String>
         FieldKind::UrlMap => {
             let urls = value.as_object().ok_or_else(got)?;
             for (name, url) in urls {
-                let text = url.as_str().ok_or_else(|| format!("has {name}, which is {}", json_kind(url)))?;
+                let text = url
+                    .as_str()
+                    .ok_or_else(|| format!("has {name}, which is {}", json_kind(url)))?;
                 check_url(text).map_err(|why| format!("has {name}, which {why}"))?;
             }
             Ok(())
@@ -304,10 +309,22 @@ mod tests {
         assert!(d.check(&ok).is_ok());
         let cases = [
             (json!({"apiKey": "k"}), "configuration.endpoint is missing"),
-            (json!({"endpoint": "", "apiKey": "k"}), "configuration.endpoint is missing"),
-            (json!({"endpoint": "ftp://x", "apiKey": "k"}), "configuration.endpoint is not an absolute"),
-            (json!({"endpoint": 7, "apiKey": "k"}), "configuration.endpoint is a number"),
-            (json!({"endpoint": "http://a", "apiKey": "k", "retries": "3"}), "configuration.retries is a string"),
+            (
+                json!({"endpoint": "", "apiKey": "k"}),
+                "configuration.endpoint is missing",
+            ),
+            (
+                json!({"endpoint": "ftp://x", "apiKey": "k"}),
+                "configuration.endpoint is not an absolute",
+            ),
+            (
+                json!({"endpoint": 7, "apiKey": "k"}),
+                "configuration.endpoint is a number",
+            ),
+            (
+                json!({"endpoint": "http://a", "apiKey": "k", "retries": "3"}),
+                "configuration.retries is a string",
+            ),
             (
                 json!({"endpoint": "http://a", "apiKey": "k", "mirrors": {"b": "nope"}}),
                 "configuration.mirrors has b",
@@ -340,7 +357,10 @@ mod tests {
         assert!(p.allows("https", "a.example.org", 443));
         assert!(p.allows("http", "::1", 81));
         assert!(p.allows("https", "gateway.crvs.example.org", 443));
-        assert!(!p.allows("https", "not-an-address.example.org", 443), "text fields name no origin");
+        assert!(
+            !p.allows("https", "not-an-address.example.org", 443),
+            "text fields name no origin"
+        );
         assert!(!p.allows("https", "secret.example.org", 443), "secrets name no origin");
         assert!(!p.allows("http", "127.0.0.1", 4001));
     }

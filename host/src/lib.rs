@@ -46,10 +46,10 @@ pub mod webhook;
 pub mod workflow;
 
 pub use adaptor::{ALLOWED_IMPORTS, Adaptor, Operation, Param};
-pub use engine::{Host, HostOptions, MAX_CONCURRENT_JOBS};
 pub use compose::{OperationOutput, compose, initial_state};
 pub use declaration::{Declaration, Field, FieldKind};
 pub use docs::Docs;
+pub use engine::{Host, HostOptions, MAX_CONCURRENT_JOBS};
 pub use error::{Error, Result};
 pub use job::builtins::NAMES as BUILTIN_OPERATIONS;
 pub use job::runner::{Outcome, RunOptions, run as run_job};

@@ -87,7 +87,9 @@ impl<'a> Session<'a> {
             configuration.to_string()
         };
         let mut results = [Val::Bool(false)];
-        let called = func.call_async(&mut self.store, &[Val::String(text)], &mut results).await;
+        let called = func
+            .call_async(&mut self.store, &[Val::String(text)], &mut results)
+            .await;
         self.check_call("configure", called)?;
         match &results[0] {
             Val::Result(Ok(_)) => Ok(()),

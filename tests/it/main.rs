@@ -8,6 +8,8 @@ mod util;
 
 /// `adaptor-host run` end to end: output state, exit codes, secrets, bad input.
 mod cli;
+/// Contract 0.2: state composition, configuration declarations, OpenFn fidelity.
+mod contract;
 /// `adaptor-host demo`: every example job, end to end.
 mod examples;
 /// The guest kit's HTTP client under sustained sequential load.

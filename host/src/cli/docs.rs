@@ -38,7 +38,12 @@ pub async fn docs(args: DocsArgs) -> ExitCode {
             Err(e) => return fail(e.to_string()),
         },
         None => {
-            println!("{} ({})\n\n{}\n", adaptor.name(), adaptor.interface(), docs.interface.trim());
+            println!(
+                "{} ({})\n\n{}\n",
+                adaptor.name(),
+                adaptor.interface(),
+                docs.interface.trim()
+            );
             let declaration = match adaptor.declaration().await {
                 Ok(declaration) => declaration,
                 Err(e) => return fail(e.to_string()),

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 
 use super::{Job, builtins};
 use crate::adaptor::Adaptor;
+use crate::compose::initial_state;
 use crate::engine::Host;
 use crate::error::Error;
 use crate::redact::Redactor;
 use crate::sandbox::limits::{Limit, Limits};
-use crate::compose::initial_state;
 use crate::sandbox::policy::{AllowRule, Policy};
 use crate::session::Session;
 

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-
 /// One rule of the policy, parsed from `--allow-host` or derived from a URL in the
 /// job's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
