@@ -491,7 +491,7 @@ fn closed(world: &Shared, socket: u64, reason: &str) {
         let claimed_here = run.claimed_by.is_some_and(|(s, _)| s == socket);
         let held = matches!(run.state, super::RunState::Claimed | super::RunState::Started);
         if held && (joined_here || claimed_here) && run.channel.is_none() {
-            orphans.push(run.id.clone());
+            orphans.push((run.id.clone(), run.claim_count));
         }
     }
     drop(w);
@@ -502,8 +502,15 @@ fn closed(world: &Shared, socket: u64, reason: &str) {
     tokio::spawn(async move {
         tokio::time::sleep(lost_after).await;
         let mut w = world.lock().expect("world");
-        for id in orphans {
-            if w.runs.iter().any(|r| r.id == id && r.channel.is_none()) {
+        for (id, claim_count) in orphans {
+            // Still held by that worker (not un-claimed, re-claimed or rejoined since).
+            let still_orphaned = w.runs.iter().any(|r| {
+                r.id == id
+                    && r.claim_count == claim_count
+                    && r.channel.is_none()
+                    && matches!(r.state, super::RunState::Claimed | super::RunState::Started)
+            });
+            if still_orphaned {
                 w.mark_lost(&id);
             }
         }
