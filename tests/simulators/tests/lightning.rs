@@ -558,17 +558,17 @@ async fn nothing_may_follow_run_complete() {
 
 #[tokio::test]
 async fn heartbeats_keep_a_socket_open_and_silence_closes_it() {
-    let sim = sim_with(|c| c.idle_timeout = Duration::from_millis(400));
+    let sim = sim_with(|c| c.idle_timeout = Duration::from_millis(1000));
     let mut c = Client::worker(&sim).await;
     for _ in 0..4 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(
             c.call("phoenix", "heartbeat", json!({})).await,
             ("ok".into(), json!({}))
         );
     }
     assert_eq!(sim.connected(), 1);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(sim.connected(), 0);
     assert_eq!(sim.connections()[0].closed.as_deref(), Some("idle timeout"));
 }
@@ -579,7 +579,7 @@ async fn a_claim_whose_reply_is_lost_goes_back_to_the_queue() {
     let id = sim.enqueue(RunSpec::new(two_step_plan(), json!({})));
     let mut first = Client::worker(&sim).await;
     first.join_queue(1).await;
-    sim.inject("claim", Fault::Delay(Duration::from_millis(300)));
+    sim.inject("claim", Fault::Delay(Duration::from_millis(1000)));
     first
         .push(
             "worker:queue",
@@ -589,7 +589,7 @@ async fn a_claim_whose_reply_is_lost_goes_back_to_the_queue() {
         .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     drop(first);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(sim.run_state(&id), Some(RunState::Available));
     let mut second = Client::worker(&sim).await;
     second.join_queue(1).await;

@@ -7,8 +7,7 @@
 //! - connecting: `GET /worker/websocket?token=…&api_version=…&worker_version=…&vsn=2.0.0`;
 //!   the worker JWT is verified as newer Lightning does (HS256 with the configured
 //!   secret, claims `iss`, `iat`, `worker_id`), HTTP 401 otherwise; `vsn` must be
-//!   `2.0.0` (400 otherwise); a missing `api_version`/`worker_version` is recorded as
-//!   a violation (Lightning stores them) but the socket is accepted;
+//!   `2.0.0` (400 otherwise);
 //! - Phoenix V2 framing, `phx_reply`, heartbeats on `phoenix`, `phx_join`/`phx_leave`,
 //!   pushes on an unjoined topic answered `{reason:"unmatched topic"}`, sockets dropped
 //!   after [`Config::idle_timeout`] of silence (60 s in Phoenix), frames capped at
@@ -21,11 +20,15 @@
 //!   `run:start`, `run:log`, `step:start`, `step:complete`, `run:complete`: keys,
 //!   types, values and order (the list is in `run.rs`).
 //!
-//! Every breach is answered with a `phx_reply` `error` whose response is a Lightning
-//! changeset error (`{"errors":{"<field>":["<what was wrong>"]}}`) and recorded as a
-//! [`Violation`]. Two breaches are recorded but still answered as Lightning would:
-//! claiming beyond the capacity announced at join, and `fetch:dataclip` with an id
-//! other than the plan's `dataclip_id` (Lightning ignores the id).
+//! Every breach is recorded as a [`Violation`]. On a channel it is answered with a
+//! `phx_reply` `error` whose response is a Lightning changeset error
+//! (`{"errors":{"<field>":["<what was wrong>"]}}`), or Phoenix's and Lightning's own
+//! errors where they exist (`{reason:"unmatched topic"}`, run joins, `Credential not
+//! found!` for a credential no job uses). Some breaches are recorded but answered as
+//! Lightning would: claiming beyond the capacity announced at join, `fetch:dataclip`
+//! with an id other than the plan's `dataclip_id` (Lightning ignores the id), a
+//! missing `api_version`/`worker_version`. Connect breaches get 401 or 400; a frame
+//! that is not a V2 array drops the socket, as Phoenix's serializer crashing does.
 //!
 //! One event at a time: a worker must not push a run event before the previous one on
 //! that run was answered. Run events are answered after [`Config::event_reply_delay`]

@@ -425,16 +425,15 @@ fn step_complete(run: &mut Run, payload: &Value, errors: &mut Vec<(String, Strin
             );
         }
     } else {
-        match fields.string("output_dataclip") {
-            Some(text) => match serde_json::from_str::<Value>(text) {
+        if let Some(text) = fields.string("output_dataclip") {
+            match serde_json::from_str::<Value>(text) {
                 Ok(value @ Value::Object(_)) => parsed = Some(value),
                 Ok(other) => fields.error(
                     "output_dataclip",
                     format!("must encode an object, got {}", kind(&other)),
                 ),
                 Err(e) => fields.error("output_dataclip", format!("is not a JSON string: {e}")),
-            },
-            None => {}
+            }
         }
         if let Some(id) = fields.uuid("output_dataclip_id", true) {
             let taken =

@@ -114,7 +114,14 @@ pub(crate) async fn connect(
         (world.config.secret.clone(), world.config.max_frame_bytes)
     };
     let claims = match query.get("token").map(|t| token::verify_worker(&secret, t)) {
-        None => return (StatusCode::UNAUTHORIZED, "missing token").into_response(),
+        None => {
+            let why = "no token in the query";
+            world
+                .lock()
+                .expect("world")
+                .violation(None, None, "connect", "token", why);
+            return (StatusCode::UNAUTHORIZED, why).into_response();
+        }
         Some(Err(why)) => {
             world
                 .lock()
@@ -139,27 +146,16 @@ pub(crate) async fn connect(
         Err(rejection) => return rejection.into_response(),
     };
     let worker_id = claims["worker_id"].as_str().unwrap_or_default().to_string();
-    upgrade
-        .max_message_size(max_frame)
-        .max_frame_size(max_frame)
-        .on_upgrade(move |socket| serve(world, socket, worker_id, query))
-}
-
-/// One socket, from upgrade to close.
-async fn serve(world: Shared, mut socket: WebSocket, worker_id: String, query: HashMap<String, String>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (id, idle) = {
+    // Registered before the 101 goes out, so a worker that sees its socket open finds
+    // it counted.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let id = {
         let mut w = world.lock().expect("world");
         let id = w.connections.len() as u64 + 1;
         for key in ["api_version", "worker_version"] {
             if !query.contains_key(key) {
-                w.violation(
-                    Some(id),
-                    None,
-                    "connect",
-                    key,
-                    "missing from the query (Lightning stores it)",
-                );
+                let why = "missing from the query (Lightning stores it)";
+                w.violation(Some(id), None, "connect", key, why);
             }
         }
         w.connections.push(Connection {
@@ -170,17 +166,26 @@ async fn serve(world: Shared, mut socket: WebSocket, worker_id: String, query: H
             open: true,
             closed: None,
         });
-        w.sockets.insert(
-            id,
-            SocketEntry {
-                tx: tx.clone(),
-                worker_id,
-                queue_join_ref: None,
-                capacity: 0,
-            },
-        );
-        (id, w.config.idle_timeout)
+        let entry = SocketEntry {
+            tx: tx.clone(),
+            worker_id,
+            queue_join_ref: None,
+            capacity: 0,
+        };
+        w.sockets.insert(id, entry);
+        id
     };
+    let failed = Arc::clone(&world);
+    upgrade
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
+        .on_failed_upgrade(move |_| closed(&failed, id, "upgrade failed"))
+        .on_upgrade(move |socket| serve(world, socket, id, tx, rx))
+}
+
+/// One socket, from upgrade to close.
+async fn serve(world: Shared, mut socket: WebSocket, id: u64, tx: Tx, mut rx: mpsc::UnboundedReceiver<Out>) {
+    let idle = world.lock().expect("world").config.idle_timeout;
     // Topics joined on this socket, with their join_ref.
     let mut channels: HashMap<String, Option<String>> = HashMap::new();
     let mut deadline = tokio::time::Instant::now() + idle;

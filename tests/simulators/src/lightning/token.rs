@@ -91,7 +91,7 @@ pub(crate) fn verify_worker(secret: &str, token: &str) -> Result<Value, String> 
     if !claims["iat"].is_number() {
         return Err("iat (a number) is required".into());
     }
-    if !claims["worker_id"].as_str().is_some_and(|id| !id.is_empty()) {
+    if claims["worker_id"].as_str().is_none_or(str::is_empty) {
         return Err("worker_id (a non-empty string) is required".into());
     }
     let now = now_secs() as f64;
