@@ -1,7 +1,8 @@
-//! Strict simulators of the APIs the adaptors talk to, as real HTTP servers on
-//! loopback. They answer as the real servers do, with the real status codes and error
-//! bodies, and reject what the real servers reject; they also record every request so
-//! tests can check what the adaptors sent.
+//! Strict simulators of the APIs the adaptors talk to, and of OpenFn Lightning (which
+//! hands jobs to a worker), as real servers on loopback. They answer as the real
+//! servers do, with the real status codes and error bodies, and reject what the real
+//! servers reject; they also record every request so tests can check what the
+//! adaptors sent.
 //!
 //! Each simulator runs on its own thread and runtime, so it serves both async tests
 //! and blocking ones (a test that runs the `adaptor-host` binary), and stops when its
@@ -13,6 +14,7 @@
 )]
 
 mod client;
+pub mod lightning;
 pub mod opencrvs;
 pub mod openlmis;
 mod server;
