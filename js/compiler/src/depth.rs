@@ -45,6 +45,10 @@ enum Prev {
     HeadKeyword,
 }
 
+/// What an open bracket costs; a chained operator costs 1. Brackets cost more because
+/// the parser descends through every precedence level for each of them.
+const LEVEL: usize = 2;
+
 /// Fails with [`CompileError::TooDeep`] if `src` nests deeper than `limit`.
 pub(crate) fn check(src: &str, limit: u32) -> Result<(), CompileError> {
     let b = src.as_bytes();
@@ -83,13 +87,13 @@ pub(crate) fn check(src: &str, limit: u32) -> Result<(), CompileError> {
                 b'\\' => i += 2,
                 b'`' => {
                     stack.pop();
-                    total -= 1 + ops;
+                    total -= LEVEL + ops;
                     prev = Prev::Operand;
                     i += 1;
                 }
                 b'$' if b.get(i + 1) == Some(&b'{') => {
                     stack.push((Open::TemplateExpr, 0));
-                    total += 1;
+                    total += LEVEL;
                     prev = Prev::ExpectOperand;
                     i += 2;
                     if total > limit {
@@ -155,7 +159,7 @@ pub(crate) fn check(src: &str, limit: u32) -> Result<(), CompileError> {
             }
             b'`' => {
                 stack.push((Open::Template, 0));
-                total += 1;
+                total += LEVEL;
                 i += 1;
             }
             b'/' if prev != Prev::Operand => {
@@ -221,7 +225,7 @@ pub(crate) fn check(src: &str, limit: u32) -> Result<(), CompileError> {
                     },
                 };
                 stack.push((open, 0));
-                total += 1;
+                total += LEVEL;
                 prev = Prev::ExpectOperand;
                 i += 1;
             }
@@ -234,7 +238,7 @@ pub(crate) fn check(src: &str, limit: u32) -> Result<(), CompileError> {
                 match stack.last() {
                     Some(&(open, ops)) if closes(open) => {
                         stack.pop();
-                        total -= 1 + ops;
+                        total -= LEVEL + ops;
                         prev = match open {
                             Open::Paren { after_keyword: true } | Open::Brace { block: true } => Prev::StatementEnd,
                             _ => Prev::Operand,
@@ -253,16 +257,24 @@ pub(crate) fn check(src: &str, limit: u32) -> Result<(), CompileError> {
                 i += 1;
             }
             _ => {
-                // An operator character (or anything else): one more chained level.
-                *ops!() += 1;
-                total += 1;
                 // `x++ / 2` divides, like any `/` after an operand.
-                let postfix = (c == b'+' || c == b'-') && b.get(i + 1) == Some(&c) && prev == Prev::Operand;
-                if postfix {
+                if (c == b'+' || c == b'-') && b.get(i + 1) == Some(&c) && prev == Prev::Operand {
+                    *ops!() += 1;
+                    total += 1;
                     i += 2;
                 } else {
-                    prev = Prev::ExpectOperand;
+                    // A run of operator characters is one chained operator (`===`, `=>`),
+                    // except that each further prefix operator in it nests again (`!!x`, `-+x`).
+                    let mut cost = 1;
                     i += 1;
+                    // A `/` after an operator starts a regex or a comment, never continues the run.
+                    while i < b.len() && is_operator(b[i]) && b[i] != b'/' {
+                        cost += usize::from(matches!(b[i], b'!' | b'~' | b'+' | b'-'));
+                        i += 1;
+                    }
+                    *ops!() += cost;
+                    total += cost;
+                    prev = Prev::ExpectOperand;
                 }
             }
         }
@@ -282,4 +294,27 @@ fn block_context(b: &[u8], at: usize) -> bool {
         None => true,
         Some(j) => matches!(b[j], b')' | b';' | b'{' | b'}') || (b[j] == b'>' && j > 0 && b[j - 1] == b'='),
     }
+}
+
+/// Punctuation that forms operators (`.` included: member chains nest too).
+fn is_operator(c: u8) -> bool {
+    matches!(
+        c,
+        b'.' | b'!'
+            | b'~'
+            | b'+'
+            | b'-'
+            | b'*'
+            | b'/'
+            | b'%'
+            | b'<'
+            | b'>'
+            | b'='
+            | b'&'
+            | b'|'
+            | b'^'
+            | b'?'
+            | b':'
+            | b'@'
+    )
 }

@@ -29,7 +29,9 @@ pub enum CompileError {
     },
     /// Brackets (or chained operators) nest deeper than [`MAX_NESTING`](crate::MAX_NESTING):
     /// refused before parsing so that the recursive parser cannot overflow its stack.
-    #[error("job nests too deeply: more than {limit} levels of brackets and chained operators ({line}:{column})")]
+    #[error(
+        "job nests too deeply: over the limit of {limit} (2 per bracket, 1 per chained operator) ({line}:{column})"
+    )]
     TooDeep {
         /// The limit that was exceeded.
         limit: u32,

@@ -9,8 +9,8 @@ use oxc_span::{GetSpan, Span};
 use crate::edit::Edit;
 
 /// The import that [`edits`] adds when it rewrites a chain (unless the job already imports
-/// from `@openfn/runtime`).
-pub(crate) const DEFER_IMPORT: &str = "import { defer as _defer } from \"@openfn/runtime\";\n";
+/// from `@openfn/runtime`). No line break: the job's lines keep their numbers.
+pub(crate) const DEFER_IMPORT: &str = "import { defer as _defer } from \"@openfn/runtime\"; ";
 
 /// The edits for every top-scope promise chain on an operation, plus the import.
 pub(crate) fn edits(src: &str, program: &Program<'_>) -> Vec<Edit> {
