@@ -230,10 +230,13 @@ pub(crate) fn check(src: &str, limit: u32) -> Result<(), CompileError> {
                 i += 1;
             }
             b')' | b']' | b'}' => {
-                let closes = |open: Open| match (c, open) {
-                    (b')', Open::Paren { .. }) | (b']', Open::Bracket) => true,
-                    (b'}', Open::Brace { .. } | Open::TemplateExpr) => true,
-                    _ => false,
+                let closes = |open: Open| {
+                    matches!(
+                        (c, open),
+                        (b')', Open::Paren { .. })
+                            | (b']', Open::Bracket)
+                            | (b'}', Open::Brace { .. } | Open::TemplateExpr)
+                    )
                 };
                 match stack.last() {
                     Some(&(open, ops)) if closes(open) => {
