@@ -10,6 +10,9 @@ mod util;
 mod cli;
 /// `adaptor-host demo`: every example job, end to end.
 mod examples;
+/// `adaptor-host serve` under hostile traffic: duplicates at once, slow connections,
+/// a long history, a full disk, poison events.
+mod hostile;
 /// The guest kit's HTTP client under sustained sequential load.
 mod kit;
 /// The sandbox's limits: memory, CPU, wall time, requests, response size, logs.
