@@ -6,6 +6,8 @@
 /// Shared set-up: the host, simulators with canary credentials, the CLI runner.
 mod util;
 
+/// The compiled-component cache: private directories, entries verified before loading.
+mod cache_integrity;
 /// `adaptor-host run` end to end: output state, exit codes, secrets, bad input.
 mod cli;
 /// `adaptor-host demo`: every example job, end to end.
