@@ -178,12 +178,14 @@ fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Vec<u8>>, St
     let mut lines = bytes.splitn(4, |&b| b == b'\n');
     let (magic, named, digest) = (lines.next(), lines.next(), lines.next());
     let compiled = lines.next();
-    let (Some(magic), Some(named), Some(digest), Some(compiled)) = (magic, named, digest, compiled) else {
-        return Err("it has no header (an older format, or a truncated file)".into());
-    };
-    if magic != MAGIC.as_bytes() {
-        return Err("it has no header (an older format, or another file)".into());
+    if magic != Some(MAGIC.as_bytes()) && !MAGIC.as_bytes().starts_with(&bytes) {
+        // Written by an earlier version, without a header: replaced quietly.
+        tracing::debug!(path = %path.display(), "replacing a cache entry of an older format");
+        return Ok(None);
     }
+    let (Some(named), Some(digest), Some(compiled)) = (named, digest, compiled) else {
+        return Err("its header is cut short (a truncated file)".into());
+    };
     if named != key.as_bytes() {
         return Err(format!(
             "it is the entry of another component ({}), copied or moved here",
