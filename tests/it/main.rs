@@ -6,12 +6,17 @@
 /// Shared set-up: the host, simulators with canary credentials, the CLI runner.
 mod util;
 
+/// The compiled-component cache: private directories, entries verified before loading.
+mod cache_integrity;
 /// `adaptor-host run` end to end: output state, exit codes, secrets, bad input.
 mod cli;
 /// Contract 0.2: state composition, configuration declarations, OpenFn fidelity.
 mod contract;
 /// `adaptor-host demo`: every example job, end to end.
 mod examples;
+/// `adaptor-host serve` under hostile traffic: duplicates at once, slow connections,
+/// a long history, a full disk, poison events.
+mod hostile;
 /// The guest kit's HTTP client under sustained sequential load.
 mod kit;
 /// The sandbox's limits: memory, CPU, wall time, requests, response size, logs.

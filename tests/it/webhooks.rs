@@ -10,15 +10,36 @@ use simulators::opencrvs::{ServerVersion, Signing};
 use crate::util::{canary_crvs_client, crvs_simulator, opencrvs, options, run, write_json};
 
 /// `adaptor-host serve` in a child process; killed on drop.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Serve {
-    fn start(job: &str, credentials: &str, spool: &Path, output: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
+    pub(crate) fn start(job: &str, credentials: &str, spool: &Path, output: &Path) -> Serve {
+        Serve::start_with(job, credentials, spool, output, &[], "")
+    }
+
+    /// Like [`Serve::start`] with more flags, run by `sh -c` after `shell` (e.g.
+    /// `ulimit -n 128;`) when that is not empty.
+    pub(crate) fn start_with(
+        job: &str,
+        credentials: &str,
+        spool: &Path,
+        output: &Path,
+        flags: &[&str],
+        shell: &str,
+    ) -> Serve {
+        let binary = env!("CARGO_BIN_EXE_adaptor-host");
+        let mut command = if shell.is_empty() {
+            Command::new(binary)
+        } else {
+            let mut command = Command::new("sh");
+            command.arg("-c").arg(format!("{shell} exec \"$0\" \"$@\"")).arg(binary);
+            command
+        };
+        let mut child = command
             .args([
                 "serve",
                 job,
@@ -33,6 +54,7 @@ impl Serve {
             .arg(spool)
             .arg("--output-dir")
             .arg(output)
+            .args(flags)
             .env_remove("RUST_LOG")
             .stderr(Stdio::piped())
             .spawn()
@@ -50,12 +72,17 @@ impl Serve {
             }
         });
         let url = wait
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve reports its address");
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("serve reports its address: {}", stderr.lock().unwrap()));
         Serve { child, url, stderr }
     }
 
-    fn log(&self) -> String {
+    /// The `host:port` it listens on.
+    pub(crate) fn address(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    pub(crate) fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 }
@@ -67,13 +94,13 @@ impl Drop for Serve {
     }
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(

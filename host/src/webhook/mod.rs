@@ -5,4 +5,4 @@ mod signature;
 mod spool;
 
 pub use signature::{SignatureError, sign, verify};
-pub use spool::{Spool, Spooled};
+pub use spool::{Attempt, Spool, SpoolOptions, Spooled};
