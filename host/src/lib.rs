@@ -52,7 +52,7 @@ pub use docs::Docs;
 pub use engine::{Host, HostOptions, MAX_CONCURRENT_JOBS};
 pub use error::{Error, Result};
 pub use job::builtins::NAMES as BUILTIN_OPERATIONS;
-pub use job::runner::{Outcome, RunOptions, run as run_job};
+pub use job::runner::{JobStats, Outcome, RunOptions, run as run_job};
 pub use job::{Job, Step};
 pub use redact::{MASK, Redactor};
 pub use sandbox::limits::{Limit, Limits, MAX_MEMORY_BYTES};

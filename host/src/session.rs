@@ -206,6 +206,11 @@ impl<'a> Session<'a> {
         tracing::info!(adaptor = self.adaptor.name(), "{}", self.redactor.text(message));
     }
 
+    /// The largest linear memory the adaptor's instance reached, in bytes.
+    pub fn peak_memory(&self) -> u64 {
+        self.store.data().peak_memory()
+    }
+
     /// HTTP requests this session has sent.
     pub fn requests(&self) -> u32 {
         self.store.data().incidents().requests()

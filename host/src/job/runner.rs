@@ -14,7 +14,7 @@ use crate::engine::Host;
 use crate::error::Error;
 use crate::redact::Redactor;
 use crate::sandbox::limits::{Limit, Limits};
-use crate::sandbox::policy::{AllowRule, Policy};
+use crate::sandbox::policy::AllowRule;
 use crate::session::Session;
 
 /// How to run one job.
@@ -37,38 +37,50 @@ pub struct Outcome {
     pub state: Value,
     /// The failure, if a step failed (its message already masked).
     pub error: Option<Error>,
+    /// What the job used.
+    pub stats: JobStats,
+}
+
+/// What one job used of its sandbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobStats {
+    /// HTTP requests the adaptor sent.
+    pub requests: u32,
+    /// The largest linear memory the adaptor reached, in bytes.
+    pub peak_memory: u64,
+    /// How long the job ran, from getting its sandbox to the end (waiting for a job
+    /// slot not included).
+    pub duration: std::time::Duration,
 }
 
 /// Runs `job` with `adaptor` on `state` (which carries `configuration`).
 ///
 /// The configuration is checked against the adaptor's declaration before anything
 /// runs, which also gives the job's network policy and masking; the adaptor receives
-/// it once, and each operation's output is composed into the state here.
+/// it once, and each operation's output is composed into the state here. The
+/// wall-clock limit starts once the job has its sandbox, not while it waits for a slot.
 pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, options: &RunOptions) -> Outcome {
     let state = initial_state(state);
     let configuration = state.get("configuration").cloned().unwrap_or(Value::Null);
+    let fail = |state, error, redactor: &Redactor| finish(state, Some(error), None, redactor, &options.step_id);
     let declaration = match adaptor.declaration().await {
         Ok(declaration) => declaration,
-        Err(e) => return finish(state, Some(e), None, &Redactor::new(&configuration), &options.step_id),
+        Err(e) => return fail(state, e, &Redactor::new(&configuration)),
     };
     let redactor = Arc::new(declaration.redactor(&configuration));
     if let Err(e) = declaration.check(&configuration) {
-        return finish(state, Some(e), None, &redactor, &options.step_id);
+        return fail(state, e, &redactor);
     }
     let policy = declaration.policy(&configuration, &options.allow);
+    let mut session = match Session::start(host, adaptor, &options.limits, policy, Arc::clone(&redactor)).await {
+        Ok(session) => session,
+        Err(e) => return fail(state, e, &redactor),
+    };
+    let started = Instant::now();
     let mut state = state;
     let mut current = None;
     let limit = options.limits.wall_time;
-    let steps = run_steps(
-        host,
-        adaptor,
-        job,
-        &mut state,
-        options,
-        policy,
-        Arc::clone(&redactor),
-        &mut current,
-    );
+    let steps = run_steps(&mut session, job, &mut state, &configuration, &mut current);
     let error = match tokio::time::timeout(limit, steps).await {
         Ok(result) => result.err(),
         Err(_) => Some(Error::Limit {
@@ -76,28 +88,29 @@ pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, option
             limit: Limit::WallTime(limit),
         }),
     };
+    let stats = JobStats {
+        requests: session.requests(),
+        peak_memory: session.peak_memory(),
+        duration: started.elapsed(),
+    };
     let failed = error.as_ref().and(current);
-    finish(state, error, failed, &redactor, &options.step_id)
+    let mut outcome = finish(state, error, failed, &redactor, &options.step_id);
+    outcome.stats = stats;
+    outcome
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_steps(
-    host: &Host,
-    adaptor: &Adaptor,
+    session: &mut Session<'_>,
     job: &Job,
     state: &mut Value,
-    options: &RunOptions,
-    policy: Policy,
-    redactor: Arc<Redactor>,
+    configuration: &Value,
     current: &mut Option<(usize, String)>,
 ) -> Result<(), Error> {
-    let mut session = Session::start(host, adaptor, &options.limits, policy, redactor).await?;
-    let configuration = state.get("configuration").cloned().unwrap_or(Value::Null);
-    session.configure(&configuration).await?;
+    session.configure(configuration).await?;
     for (i, step) in job.steps.iter().enumerate() {
         *current = Some((i, step.operation.clone()));
         let started = Instant::now();
-        builtins::run(&mut session, step, state).await.map_err(|e| match e {
+        builtins::run(session, step, state).await.map_err(|e| match e {
             Error::Input(message) => Error::Input(format!("job step {}: {message}", i + 1)),
             other => other,
         })?;
@@ -106,7 +119,6 @@ async fn run_steps(
     *current = None;
     Ok(())
 }
-
 /// The output state: configuration removed, `errors.<step_id>` added on failure
 /// (with the failing step's number and operation), every secret masked.
 fn finish(
@@ -145,5 +157,9 @@ fn finish(
         errors[step_id] = entry;
     }
     redactor.value(&mut state);
-    Outcome { state, error }
+    Outcome {
+        state,
+        error,
+        stats: JobStats::default(),
+    }
 }

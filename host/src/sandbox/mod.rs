@@ -79,6 +79,7 @@ impl Sandbox {
             memory: MemoryLimiter {
                 max: limits.memory_bytes,
                 hit: false,
+                peak: 0,
             },
             log: GuestLog {
                 adaptor: adaptor.to_string(),
@@ -112,6 +113,11 @@ impl Sandbox {
             Ok(UpdateDeadline::Yield(1))
         });
         store
+    }
+
+    /// The largest linear memory the guest reached, in bytes.
+    pub fn peak_memory(&self) -> u64 {
+        self.memory.peak
     }
 
     /// Names the operation about to run, for log lines.
@@ -196,18 +202,22 @@ pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
 
 use wasmtime_wasi::cli::WasiCliView as _;
 
-/// Caps linear memory; records that the cap was hit so the error can name it.
+/// Caps linear memory; records that the cap was hit so the error can name it, and the
+/// largest size any memory reached (linear memories never shrink, so it is the peak).
 struct MemoryLimiter {
     max: u64,
     hit: bool,
+    peak: u64,
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if u64::try_from(desired).unwrap_or(u64::MAX) > self.max {
+        let desired = u64::try_from(desired).unwrap_or(u64::MAX);
+        if desired > self.max {
             self.hit = true;
             return Err(wasmtime::Error::msg(Limit::Memory(self.max).to_string()));
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
