@@ -95,6 +95,8 @@ fn main() {
         let with_docs = out_dir.join(format!("{name}.wasm"));
         std::fs::write(&with_docs, bytes).expect("writing a guest with its docs");
         println!("cargo:rustc-env={}_WASM={}", name.to_uppercase(), with_docs.display());
+        // For dependents' build scripts (`links` metadata): the CLI's tests load the probes.
+        println!("cargo:{}_WASM={}", name.to_uppercase(), with_docs.display());
         rerun_if_deps_change(&release.join(format!("{name}.d")), &adaptors);
     }
     for manifest in MANIFESTS {

@@ -18,7 +18,7 @@ fn the_demo_runs_every_example_without_errors() {
     let examples: usize = ["openlmis", "opencrvs"]
         .iter()
         .map(|api| {
-            std::fs::read_dir(format!("{}/../examples/{api}", env!("CARGO_MANIFEST_DIR")))
+            std::fs::read_dir(format!("{}/../../examples/{api}", env!("CARGO_MANIFEST_DIR")))
                 .unwrap()
                 .filter(|e| {
                     let name = e.as_ref().unwrap().file_name().to_string_lossy().into_owned();
