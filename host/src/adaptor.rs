@@ -12,8 +12,8 @@ use crate::declaration::{Declaration, Field, FieldKind};
 use crate::docs::Docs;
 use crate::engine::Host;
 use crate::error::{Error, Result};
+use crate::events::JobLog;
 use crate::names::camel_case;
-use crate::redact::Redactor;
 use crate::sandbox::Sandbox;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::policy::Policy;
@@ -183,10 +183,9 @@ impl Adaptor {
         let engine = self.pre.component().engine();
         let mut store = Sandbox::store(
             engine,
-            &self.name,
             &Limits::default(),
             Arc::new(Policy::default()),
-            Arc::new(Redactor::default()),
+            JobLog::default(),
         );
         let instance = self
             .pre

@@ -1,11 +1,11 @@
 //! The one [`Host`] per process: the wasmtime engine, the linker, the epoch ticker and
 //! the compiled-component cache.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
@@ -14,19 +14,30 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::adaptor::Adaptor;
 use crate::cache::Cache;
 use crate::error::{Error, Result};
-use crate::sandbox::{self, Sandbox, limits::MAX_MEMORY_BYTES};
+use crate::sandbox::limits::{EPOCH_TICK, MAX_MEMORY_BYTES};
+use crate::sandbox::{self, Sandbox};
 
-/// How often the epoch advances: the granularity of CPU-time accounting.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// Jobs that may run at once in one host; the instance pool is sized for it.
-pub const MAX_CONCURRENT_JOBS: u32 = 16;
+/// Jobs that may run at once in one host unless [`HostOptions::max_concurrent_jobs`]
+/// says otherwise.
+pub const DEFAULT_CONCURRENT_JOBS: u32 = 16;
 
 /// Settings of a [`Host`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HostOptions {
     /// Where compiled components are cached (`.cwasm`); `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// Jobs that may run at once; more wait for a slot (and say so in their log).
+    /// The instance pool is sized from it. Default: 16.
+    pub max_concurrent_jobs: u32,
+}
+
+impl Default for HostOptions {
+    fn default() -> HostOptions {
+        HostOptions {
+            cache_dir: None,
+            max_concurrent_jobs: DEFAULT_CONCURRENT_JOBS,
+        }
+    }
 }
 
 /// Loads adaptors and runs their jobs. Build one per process and share it.
@@ -34,19 +45,25 @@ pub struct Host {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<Sandbox>,
     pub(crate) jobs: Arc<Semaphore>,
+    max_jobs: u32,
     cache: Option<Cache>,
+    loaded: Mutex<HashMap<String, Arc<Adaptor>>>,
     _ticker: EpochTicker,
 }
 
 impl Host {
     /// A host with a pooling-allocator engine and epoch interruption.
     pub fn new(options: HostOptions) -> Result<Host> {
+        let max_jobs = options.max_concurrent_jobs.max(1);
+        // Two instances per job (a JavaScript job's runtime beside its adaptor) and a
+        // few spare for reading adaptors' configuration declarations.
+        let instances = max_jobs.saturating_mul(2).saturating_add(4);
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(MAX_CONCURRENT_JOBS)
-            .total_core_instances(MAX_CONCURRENT_JOBS * 8)
-            .total_memories(MAX_CONCURRENT_JOBS * 2)
-            .total_tables(MAX_CONCURRENT_JOBS * 8)
-            .total_stacks(MAX_CONCURRENT_JOBS)
+        pool.total_component_instances(instances)
+            .total_core_instances(instances.saturating_mul(8))
+            .total_memories(instances.saturating_mul(2))
+            .total_tables(instances.saturating_mul(8))
+            .total_stacks(instances)
             .max_memory_size(usize::try_from(MAX_MEMORY_BYTES).unwrap_or(usize::MAX));
         let mut config = Config::new();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -59,10 +76,32 @@ impl Host {
         Ok(Host {
             engine,
             linker,
-            jobs: Arc::new(Semaphore::new(MAX_CONCURRENT_JOBS as usize)),
+            jobs: Arc::new(Semaphore::new(max_jobs as usize)),
+            max_jobs,
             cache,
+            loaded: Mutex::new(HashMap::new()),
             _ticker: ticker,
         })
+    }
+
+    /// How many jobs may run at once.
+    pub fn max_concurrent_jobs(&self) -> u32 {
+        self.max_jobs
+    }
+
+    /// The adaptor `name` (as [`load_named`](Self::load_named) takes it), loaded the
+    /// first time and shared afterwards: what a run uses for its steps.
+    pub fn adaptor(&self, name: &str) -> Result<Arc<Adaptor>> {
+        let key = crate::builtin_name(name).unwrap_or(name).to_string();
+        if let Some(adaptor) = self.loaded.lock().expect("adaptor map").get(&key) {
+            return Ok(Arc::clone(adaptor));
+        }
+        let adaptor = Arc::new(self.load_named(name)?);
+        self.loaded
+            .lock()
+            .expect("adaptor map")
+            .insert(key, Arc::clone(&adaptor));
+        Ok(adaptor)
     }
 
     /// Loads a WebAssembly component from `bytes`, compiling it or taking the compiled

@@ -109,6 +109,10 @@ pub enum Error {
         message: String,
     },
 
+    /// The run was cancelled through its handle.
+    #[error("cancelled")]
+    Cancelled,
+
     /// Something failed in the host itself.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -128,6 +132,7 @@ impl Error {
             Error::Limit { .. } => "limit",
             Error::Denied { .. } => "denied",
             Error::Trap { .. } => "trap",
+            Error::Cancelled => "cancelled",
             Error::Internal(_) => "internal",
         }
     }

@@ -31,14 +31,18 @@
 
 mod adaptor;
 mod cache;
+mod cancel;
 mod compose;
 mod declaration;
 mod docs;
 mod engine;
 mod error;
+pub mod events;
 mod job;
 mod names;
+mod reason;
 mod redact;
+pub mod run;
 mod sandbox;
 mod session;
 mod values;
@@ -46,15 +50,18 @@ pub mod webhook;
 pub mod workflow;
 
 pub use adaptor::{ALLOWED_IMPORTS, Adaptor, Operation, Param};
+pub use cancel::Cancel;
 pub use compose::{OperationOutput, compose, initial_state};
 pub use declaration::{Declaration, Field, FieldKind};
 pub use docs::Docs;
-pub use engine::{Host, HostOptions, MAX_CONCURRENT_JOBS};
+pub use engine::{DEFAULT_CONCURRENT_JOBS, Host, HostOptions};
 pub use error::{Error, Result};
 pub use job::builtins::NAMES as BUILTIN_OPERATIONS;
 pub use job::runner::{JobStats, Outcome, RunOptions, run as run_job};
 pub use job::{Job, Step};
+pub use reason::Reason;
 pub use redact::{MASK, Redactor};
+pub use run::{Credentials, FinalState, Plan, RunOutcome, RunRequest, run};
 pub use sandbox::limits::{Limit, Limits, MAX_MEMORY_BYTES};
 pub use sandbox::policy::{AllowRule, Policy};
 pub use session::Session;
@@ -73,8 +80,14 @@ pub fn builtin_adaptors() -> Vec<&'static str> {
 /// The component of a built-in adaptor. Accepts the short name (`openlmis`) and
 /// OpenFn's package names (`@openfn/language-openlmis`, with or without `@version`).
 pub fn builtin(name: &str) -> Option<&'static [u8]> {
+    let name = builtin_name(name)?;
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+}
+
+/// The short name of a built-in adaptor named as `builtin` takes it.
+fn builtin_name(name: &str) -> Option<&str> {
     let name = name.strip_prefix("@openfn/").unwrap_or(name);
     let name = name.split('@').next().unwrap_or(name);
     let name = name.strip_prefix("language-").unwrap_or(name);
-    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+    BUILTIN.iter().any(|(n, _)| *n == name).then_some(name)
 }

@@ -18,8 +18,8 @@ use crate::adaptor::Adaptor;
 use crate::compose::OperationOutput;
 use crate::engine::Host;
 use crate::error::{Error, Result};
+use crate::events::{JobLog, LogLevel, LogSource};
 use crate::names::camel_case;
-use crate::redact::Redactor;
 use crate::sandbox::Sandbox;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::policy::Policy;
@@ -32,31 +32,39 @@ pub struct Session<'a> {
     store: Store<Sandbox>,
     instance: Instance,
     limits: Limits,
-    redactor: Arc<Redactor>,
+    log: JobLog,
     _permit: OwnedSemaphorePermit,
 }
 
 impl<'a> Session<'a> {
-    /// Instantiates `adaptor` in a new sandbox with these limits and network policy.
-    /// `redactor` masks the job's configuration values in the guest's log lines.
+    /// Instantiates `adaptor` in a new sandbox with these limits and network policy,
+    /// once one of the host's job slots is free (a wait is logged). Its log lines and
+    /// the guest's go to `log`, which also masks the job's secrets.
     pub async fn start(
         host: &Host,
         adaptor: &'a Adaptor,
         limits: &Limits,
         policy: Policy,
-        redactor: Arc<Redactor>,
+        log: JobLog,
     ) -> Result<Session<'a>> {
-        let permit = Arc::clone(&host.jobs)
-            .acquire_owned()
-            .await
-            .map_err(|e| Error::Internal(e.into()))?;
-        let mut store = Sandbox::store(
-            &host.engine,
-            adaptor.name(),
-            limits,
-            Arc::new(policy),
-            Arc::clone(&redactor),
-        );
+        let permit = match Arc::clone(&host.jobs).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                log.line(
+                    LogLevel::Info,
+                    LogSource::Host,
+                    &format!(
+                        "waiting for a job slot: all {} are in use (HostOptions::max_concurrent_jobs)",
+                        host.max_concurrent_jobs()
+                    ),
+                );
+                Arc::clone(&host.jobs)
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| Error::Internal(e.into()))?
+            }
+        };
+        let mut store = Sandbox::store(&host.engine, limits, Arc::new(policy), log.clone());
         let instance = adaptor
             .pre
             .instantiate_async(&mut store)
@@ -67,7 +75,7 @@ impl<'a> Session<'a> {
             store,
             instance,
             limits: limits.clone(),
-            redactor,
+            log,
             _permit: permit,
         })
     }
@@ -121,7 +129,8 @@ impl<'a> Session<'a> {
                 operation: op_name.clone(),
                 param: camel_case(&param.name),
                 problem: self
-                    .redactor
+                    .log
+                    .redactor()
                     .text(&format!("{problem} (WIT type {})", type_name(&param.ty))),
             };
             let val = match args.get(i) {
@@ -174,7 +183,7 @@ impl<'a> Session<'a> {
             }
             return Err(Error::Trap {
                 operation: operation.to_string(),
-                message: self.redactor.text(&message),
+                message: self.log.redactor().text(&message),
             });
         }
         Ok(())
@@ -190,7 +199,7 @@ impl<'a> Session<'a> {
             };
         }
         let mut details = values::to_json(error);
-        self.redactor.value(&mut details);
+        self.log.redactor().value(&mut details);
         let (kind, message, details) = describe(details);
         Error::Operation {
             operation: operation.to_string(),
@@ -200,10 +209,15 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Writes a line to the job's log as the adaptor would (masked), for host-side
+    /// Writes a line to the job's log as the job's own (masked), for host-side
     /// operations such as `log`.
     pub fn log(&self, message: &str) {
-        tracing::info!(adaptor = self.adaptor.name(), "{}", self.redactor.text(message));
+        self.log.line(LogLevel::Info, LogSource::Job, message);
+    }
+
+    /// Writes a line of the host's own to the job's log (masked).
+    pub fn host_log(&self, level: LogLevel, message: &str) {
+        self.log.line(level, LogSource::Host, message);
     }
 
     /// The largest linear memory the adaptor's instance reached, in bytes.

@@ -22,7 +22,6 @@
 //! - Each step's output loses `configuration`; a failed step records
 //!   `errors.<step id>` and its edges are still followed, so failure paths run.
 
-use std::collections::VecDeque;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -30,9 +29,6 @@ use serde_json_path::JsonPath;
 
 use crate::error::{Error, Result};
 use crate::job::Job;
-
-/// The most steps one workflow run executes, against edge cycles.
-pub const MAX_STEP_RUNS: usize = 1000;
 
 /// A parsed workflow.
 #[derive(Debug, Clone)]
@@ -139,56 +135,13 @@ impl Workflow {
         Ok(Workflow { steps, start })
     }
 
-    fn step(&self, id: &str) -> &Step {
+    /// The step `id` (edges were checked when the workflow was read).
+    pub(crate) fn step(&self, id: &str) -> &Step {
         self.steps
             .iter()
             .find(|s| s.id == id)
             .expect("edges were checked when the workflow was read")
     }
-
-    /// Runs the workflow from its start step. `run_step` runs one step's job on its
-    /// input state and says whether it failed; the output of the last step run is the
-    /// workflow's output.
-    pub async fn run(
-        &self,
-        credentials: &Map<String, Value>,
-        initial: Value,
-        mut run_step: impl AsyncFnMut(&Step, Value) -> (Value, bool),
-    ) -> Result<(Value, bool)> {
-        let mut queue = VecDeque::from([(self.start.clone(), initial)]);
-        let mut last = Value::Null;
-        let mut any_failed = false;
-        let mut runs = 0;
-        while let Some((id, input)) = queue.pop_front() {
-            runs += 1;
-            if runs > MAX_STEP_RUNS {
-                return Err(Error::Input(format!(
-                    "the workflow ran {MAX_STEP_RUNS} steps: do its edges form a cycle?"
-                )));
-            }
-            let step = self.step(&id);
-            let state = step.assemble(input, credentials)?;
-            let (output, failed) = match &step.job {
-                Some(_) => run_step(step, state).await,
-                None => (without_configuration(state), false),
-            };
-            any_failed |= failed;
-            for edge in &step.next {
-                if edge.when.holds(failed, &output) {
-                    queue.push_back((edge.target.clone(), output.clone()));
-                }
-            }
-            last = output;
-        }
-        Ok((last, any_failed))
-    }
-}
-
-fn without_configuration(mut state: Value) -> Value {
-    if let Value::Object(map) = &mut state {
-        map.remove("configuration");
-    }
-    state
 }
 
 impl Step {
@@ -264,7 +217,7 @@ impl Step {
 
     /// The step's input: the incoming state over the step's default state, with the
     /// step's configuration (merged over the incoming one, as OpenFn does).
-    fn assemble(&self, input: Value, credentials: &Map<String, Value>) -> Result<Value> {
+    pub(crate) fn assemble(&self, input: Value, credential: impl Fn(&str) -> Option<Value>) -> Result<Value> {
         let mut state = match input {
             Value::Object(map) => map,
             _ => Map::new(),
@@ -282,11 +235,10 @@ impl Step {
         let configuration = match &self.configuration {
             Configuration::None => None,
             Configuration::Inline(value) => Some(value.clone()),
-            Configuration::Credential(id) => Some(credentials.get(id).cloned().ok_or_else(|| {
+            Configuration::Credential(id) => Some(credential(id).ok_or_else(|| {
                 Error::Input(format!(
-                    "step {}: no credential {id:?} in the credential map (--credentials); it has: {}",
-                    self.id,
-                    credentials.keys().cloned().collect::<Vec<_>>().join(", ")
+                    "step {}: no credential {id:?}: give it in the credential map (--credentials)",
+                    self.id
                 ))
             })?),
         };
@@ -353,7 +305,8 @@ impl When {
             .map_err(|_| unsupported())
     }
 
-    fn holds(&self, failed: bool, output: &Value) -> bool {
+    /// Whether the edge is followed after a step that `failed` with `output`.
+    pub(crate) fn holds(&self, failed: bool, output: &Value) -> bool {
         match self {
             When::Always => true,
             When::OnSuccess => !failed,

@@ -87,7 +87,9 @@ fn a_workflow_crosses_adaptors_along_its_success_edges() {
 #[test]
 fn a_failed_step_records_its_error_and_the_failure_edge_runs() {
     let (output, state, lmis, crvs) = run_workflow("NOPE");
-    assert_eq!(output.status.code(), Some(1));
+    // The failure edge handled the failure: the run succeeds, as in OpenFn, and the
+    // step's error stays in the state.
+    assert_eq!(output.status.code(), Some(0));
     assert_eq!(state["errors"]["find-clinic"]["type"], "notFound");
     assert_eq!(
         state["data"][0]["code"], "PRG001",
@@ -115,8 +117,9 @@ fn a_missing_credential_or_a_javascript_condition_is_an_input_error() {
     );
     assert_eq!(output.status.code(), Some(1));
     let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(state["errors"]["a"]["severity"], "crash", "{state}");
     assert!(
-        state["errors"]["workflow"]["message"]
+        state["errors"]["a"]["message"]
             .as_str()
             .unwrap()
             .contains("no credential \"nope\""),

@@ -3,15 +3,17 @@
 //! in when a step failed.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::{Job, builtins};
 use crate::adaptor::Adaptor;
+use crate::cancel::Cancel;
 use crate::compose::initial_state;
 use crate::engine::Host;
 use crate::error::Error;
+use crate::events::{JobLog, LogLevel};
 use crate::redact::Redactor;
 use crate::sandbox::limits::{Limit, Limits};
 use crate::sandbox::policy::AllowRule;
@@ -27,6 +29,13 @@ pub struct RunOptions {
     /// The key of this job's entry in `state.errors` (a workflow step id, or the job
     /// file's name).
     pub step_id: String,
+    /// Where the job's log lines go (by default, to `tracing`).
+    pub log: JobLog,
+    /// Cancels the job.
+    pub cancel: Cancel,
+    /// The end of the whole run this job belongs to, and that run's limit: the job
+    /// stops there even if its own wall-clock limit is further.
+    pub deadline: Option<(Instant, Duration)>,
 }
 
 /// What a job produced.
@@ -72,21 +81,36 @@ pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, option
         return fail(state, e, &redactor);
     }
     let policy = declaration.policy(&configuration, &options.allow);
-    let mut session = match Session::start(host, adaptor, &options.limits, policy, Arc::clone(&redactor)).await {
-        Ok(session) => session,
-        Err(e) => return fail(state, e, &redactor),
+    let log = options.log.clone().masked_with(Arc::clone(&redactor));
+    let start = Session::start(host, adaptor, &options.limits, policy, log);
+    let mut session = tokio::select! {
+        started = start => match started {
+            Ok(session) => session,
+            Err(e) => return fail(state, e, &redactor),
+        },
+        () = options.cancel.cancelled() => return fail(state, Error::Cancelled, &redactor),
     };
     let started = Instant::now();
     let mut state = state;
     let mut current = None;
-    let limit = options.limits.wall_time;
+    // The job's own wall-clock limit, or the end of its run if that comes first.
+    let (limit, deadline) = match options.deadline {
+        Some((end, run_limit)) if end < started + options.limits.wall_time => (Limit::RunTime(run_limit), end),
+        _ => (
+            Limit::WallTime(options.limits.wall_time),
+            started + options.limits.wall_time,
+        ),
+    };
     let steps = run_steps(&mut session, job, &mut state, &configuration, &mut current);
-    let error = match tokio::time::timeout(limit, steps).await {
-        Ok(result) => result.err(),
-        Err(_) => Some(Error::Limit {
-            operation: current.as_ref().map(|(_, name)| name.clone()).unwrap_or_default(),
-            limit: Limit::WallTime(limit),
-        }),
+    let error = tokio::select! {
+        result = tokio::time::timeout_at(deadline.into(), steps) => match result {
+            Ok(result) => result.err(),
+            Err(_) => Some(Error::Limit {
+                operation: current.as_ref().map(|(_, name)| name.clone()).unwrap_or_default(),
+                limit,
+            }),
+        },
+        () = options.cancel.cancelled() => Some(Error::Cancelled),
     };
     let stats = JobStats {
         requests: session.requests(),
@@ -114,7 +138,15 @@ async fn run_steps(
             Error::Input(message) => Error::Input(format!("job step {}: {message}", i + 1)),
             other => other,
         })?;
-        tracing::info!(step = i + 1, operation = %step.operation, ms = started.elapsed().as_millis() as u64, "step done");
+        session.host_log(
+            LogLevel::Debug,
+            &format!(
+                "operation {} ({}) done in {} ms",
+                i + 1,
+                step.operation,
+                started.elapsed().as_millis()
+            ),
+        );
     }
     *current = None;
     Ok(())
@@ -134,6 +166,8 @@ fn finish(
     if let Some(error) = &error {
         let mut entry = json!({
             "type": error.kind(),
+            "name": error.error_type(),
+            "severity": error.reason().name(),
             "message": redactor.text(&error.to_string()),
         });
         if let Some((index, operation)) = failed {

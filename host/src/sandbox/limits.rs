@@ -39,6 +39,9 @@ impl Default for Limits {
     }
 }
 
+/// How often the engine's epoch advances: the granularity of CPU-time accounting.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
 /// The largest memory limit the engine's instance pool supports.
 pub const MAX_MEMORY_BYTES: u64 = 4 << 30;
 
@@ -57,6 +60,8 @@ pub enum Limit {
     ResponseBytes(u64),
     /// [`Limits::log_bytes`].
     LogBytes(u64),
+    /// The wall-clock limit of a whole run, across its steps.
+    RunTime(Duration),
 }
 
 impl Limit {
@@ -69,6 +74,7 @@ impl Limit {
             Limit::Requests(_) => "--max-requests",
             Limit::ResponseBytes(_) => "--max-response-size",
             Limit::LogBytes(_) => "--max-log-size",
+            Limit::RunTime(_) => "--run-timeout",
         }
     }
 }
@@ -85,6 +91,7 @@ impl fmt::Display for Limit {
                 write!(f, "response size limit of {b} bytes (raise it with {flag})")
             }
             Limit::LogBytes(b) => write!(f, "log volume limit of {b} bytes (raise it with {flag})"),
+            Limit::RunTime(d) => write!(f, "run time limit of {} ms (raise it with {flag})", d.as_millis()),
         }
     }
 }

@@ -14,10 +14,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use self::hooks::{Hooks, Incidents};
-use self::limits::{Limit, Limits};
+use self::limits::{EPOCH_TICK, Limit, Limits};
 use self::policy::Policy;
-use crate::engine::EPOCH_TICK;
-use crate::redact::Redactor;
+use crate::events::{JobLog, LogLevel, LogSource};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -50,14 +49,8 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A fresh store for one job of `adaptor`.
-    pub fn store(
-        engine: &wasmtime::Engine,
-        adaptor: &str,
-        limits: &Limits,
-        policy: Arc<Policy>,
-        redactor: Arc<Redactor>,
-    ) -> Store<Sandbox> {
+    /// A fresh store for one job.
+    pub fn store(engine: &wasmtime::Engine, limits: &Limits, policy: Arc<Policy>, log: JobLog) -> Store<Sandbox> {
         let stderr = MemoryOutputPipe::new(STDERR_BYTES);
         // No environment, arguments, preopened directories or sockets: the defaults.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
@@ -82,9 +75,8 @@ impl Sandbox {
                 peak: 0,
             },
             log: GuestLog {
-                adaptor: adaptor.to_string(),
                 operation: String::new(),
-                redactor,
+                log,
                 used: 0,
                 max: limits.log_bytes,
                 hit: false,
@@ -153,7 +145,8 @@ impl Sandbox {
     /// The guest's stderr so far (redacted), e.g. a panic message.
     pub fn stderr(&self) -> String {
         self.log
-            .redactor
+            .log
+            .redactor()
             .text(String::from_utf8_lossy(&self.stderr.contents()).trim())
     }
 }
@@ -226,11 +219,11 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The job's log as the guest writes it through `openfn:adaptor/host.log`.
+/// The job's log as the guest writes it through `openfn:adaptor/host.log`: counted
+/// against the log limit, then sent (masked) as the run's `adaptor` lines.
 pub struct GuestLog {
-    adaptor: String,
     operation: String,
-    redactor: Arc<Redactor>,
+    log: JobLog,
     used: u64,
     max: u64,
     hit: bool,
@@ -243,15 +236,19 @@ impl host_log::Host for GuestLog {
             self.hit = true;
             return Err(wasmtime::Error::msg(Limit::LogBytes(self.max).to_string()));
         }
-        let message = self.redactor.text(&message);
-        let (adaptor, operation) = (self.adaptor.as_str(), self.operation.as_str());
-        match level {
-            Level::Trace => tracing::trace!(adaptor, operation, "{message}"),
-            Level::Debug => tracing::debug!(adaptor, operation, "{message}"),
-            Level::Info => tracing::info!(adaptor, operation, "{message}"),
-            Level::Warn => tracing::warn!(adaptor, operation, "{message}"),
-            Level::Error => tracing::error!(adaptor, operation, "{message}"),
-        }
+        let level = match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        let message = if self.operation.is_empty() {
+            message
+        } else {
+            format!("{}: {message}", self.operation)
+        };
+        self.log.line(level, LogSource::Adaptor, &message);
         Ok(())
     }
 }

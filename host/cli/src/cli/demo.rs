@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use adaptor_host::{Host, HostOptions, Job, RunOptions, run_job};
+use std::sync::Arc;
+
+use adaptor_host::events::TracingSink;
+use adaptor_host::{Cancel, Credentials, Host, HostOptions, Job, Plan, Reason, RunRequest};
 use serde_json::{Value, json};
 use simulators::{opencrvs, openlmis};
 
@@ -91,34 +94,25 @@ pub async fn demo(_args: DemoArgs) -> ExitCode {
     let mut failed = false;
     for (adaptor_name, against, file, job, credentials) in EXAMPLES {
         eprintln!("\n== {file} (adaptor {adaptor_name}) ==");
-        let adaptor = match host.load_builtin(adaptor_name) {
-            Ok(adaptor) => adaptor,
-            Err(e) => {
-                report(&e.to_string());
-                return ExitCode::from(BAD_INPUT);
-            }
-        };
         let job = Job::parse(job).expect("the examples are valid jobs");
         let mut configuration: Value = serde_json::from_str(credentials).expect("the example credentials are JSON");
         // The examples name public servers; the demo points them at a simulator.
         let simulator = simulate(against, &mut configuration);
-        let options = RunOptions {
+        let plan = Plan::Job {
+            adaptor: adaptor_name.to_string(),
+            job,
             step_id: file.to_string(),
-            ..RunOptions::default()
         };
-        let outcome = run_job(
-            &host,
-            &adaptor,
-            &job,
-            json!({ "configuration": configuration }),
-            &options,
-        )
-        .await;
+        let request = RunRequest {
+            credentials: Credentials::Configuration(configuration),
+            ..RunRequest::new(file.to_string(), plan, json!({}))
+        };
+        let outcome = adaptor_host::run(&host, request, Arc::new(TracingSink), &Cancel::new()).await;
+        failed |= outcome.report.reason != Reason::Success;
         println!(
             "{}",
-            serde_json::to_string_pretty(&outcome.state).expect("JSON values serialize")
+            serde_json::to_string_pretty(&outcome.state.into_value()).expect("JSON values serialize")
         );
-        failed |= outcome.error.is_some();
         match simulator {
             Running::OpenLmis(sim) => eprintln!("the simulator holds {} stock event(s)", sim.stock_events().len()),
             Running::OpenCrvs(sim) => eprintln!(

@@ -4,11 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use adaptor_host::workflow::{Step, Workflow};
-use adaptor_host::{Adaptor, AllowRule, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, RunOptions, run_job};
-use serde_json::{Map, Value, json};
+use adaptor_host::events::{Event, EventKind, EventSink, LogLevel};
+use adaptor_host::workflow::Workflow;
+use adaptor_host::{
+    AllowRule, Cancel, Credentials, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, Plan, RunOutcome, RunRequest,
+};
+use serde_json::Value;
 
 #[derive(Debug, clap::Args)]
 pub struct JobArgs {
@@ -74,17 +77,33 @@ pub struct LimitArgs {
     /// Bytes of adaptor log lines per job, in KiB.
     #[arg(long, value_name = "KIB", default_value_t = 1024)]
     max_log_size: u64,
+
+    /// Wall-clock limit for the whole run, across a workflow's steps, in seconds.
+    /// Default: none (each job still has --timeout).
+    #[arg(long, value_name = "SECONDS")]
+    run_timeout: Option<f64>,
 }
 
+/// A positive number of seconds given to `flag`.
+fn seconds(flag: &str, v: f64) -> Result<Duration, String> {
+    if v.is_finite() && v > 0.0 && v <= MAX_SECONDS {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(format!(
+            "{flag} must be a number of seconds above 0 and at most {MAX_SECONDS}, got {v}"
+        ))
+    }
+}
+
+/// The longest time limit accepted: one year.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
 impl LimitArgs {
+    fn run_timeout(&self) -> Result<Option<Duration>, String> {
+        self.run_timeout.map(|v| seconds("--run-timeout", v)).transpose()
+    }
+
     fn limits(&self) -> Result<Limits, String> {
-        let seconds = |flag: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(Duration::from_secs_f64(v))
-            } else {
-                Err(format!("{flag} must be a positive number of seconds, got {v}"))
-            }
-        };
         let memory_bytes = self.max_memory << 20;
         if memory_bytes == 0 || memory_bytes > MAX_MEMORY_BYTES {
             return Err(format!(
@@ -104,85 +123,67 @@ impl LimitArgs {
     }
 }
 
-/// What to run.
-pub enum Plan {
-    /// One job with one adaptor.
-    Job { adaptor: Adaptor, job: Job },
-    /// A workflow, with the adaptors its steps name (loaded once each).
-    Workflow {
-        workflow: Workflow,
-        adaptors: HashMap<String, Adaptor>,
-    },
-}
-
 /// Everything a run needs, read and checked.
 pub struct Prepared {
     pub host: Host,
     pub plan: Plan,
     /// From `--credentials`: a job's configuration, or a workflow's credential map.
-    pub configuration: Option<Value>,
-    pub options: RunOptions,
+    pub credentials: Credentials,
+    pub limits: Limits,
+    pub run_timeout: Option<Duration>,
+    pub allow: Vec<AllowRule>,
 }
 
 impl Prepared {
-    /// Runs the job or workflow on `state`: the output state, and the failure (the
-    /// failed steps' messages) if any.
-    pub async fn execute(&self, mut state: Value) -> (Value, Option<String>) {
-        match &self.plan {
-            Plan::Job { adaptor, job } => {
-                if let Some(configuration) = &self.configuration {
-                    state["configuration"] = configuration.clone();
-                }
-                let outcome = run_job(&self.host, adaptor, job, state, &self.options).await;
-                let failure = outcome.error.is_some().then(|| failures(&outcome.state));
-                (outcome.state, failure)
-            }
-            Plan::Workflow { workflow, adaptors } => {
-                let empty = Map::new();
-                let credentials = self.configuration.as_ref().and_then(Value::as_object).unwrap_or(&empty);
-                let run = workflow
-                    .run(credentials, state, async |step: &Step, input: Value| {
-                        let (adaptor, job) = match (&step.adaptor, &step.job) {
-                            (Some(name), Some(job)) => (&adaptors[name], job),
-                            _ => unreachable!("only steps with a job and an adaptor are run"),
-                        };
-                        let options = RunOptions {
-                            step_id: step.id.clone(),
-                            ..self.options.clone()
-                        };
-                        let outcome = run_job(&self.host, adaptor, job, input, &options).await;
-                        let failed = outcome.error.is_some();
-                        (outcome.state, failed)
-                    })
-                    .await;
-                match run {
-                    Ok((output, false)) => (output, None),
-                    Ok((output, true)) => {
-                        let message = failures(&output);
-                        (output, Some(message))
-                    }
-                    Err(e) => (
-                        json!({"errors": {"workflow": {"type": e.kind(), "message": e.to_string()}}}),
-                        Some(e.to_string()),
-                    ),
-                }
-            }
+    /// The run request for `input` (the state the job starts from).
+    pub fn request(&self, run_id: &str, input: Value) -> RunRequest {
+        RunRequest {
+            run_id: run_id.to_string(),
+            plan: self.plan.clone(),
+            input,
+            credentials: self.credentials.clone(),
+            limits: self.limits.clone(),
+            run_timeout: self.run_timeout,
+            allow: self.allow.clone(),
         }
+    }
+
+    /// Runs the job or workflow on `input` with the CLI's log output: the output state
+    /// and how the run ended.
+    pub async fn execute(&self, run_id: &str, input: Value, cancel: &Cancel) -> RunOutcome {
+        adaptor_host::run(&self.host, self.request(run_id, input), Arc::new(LogSink), cancel).await
     }
 }
 
-/// The messages of `state.errors`, one per failed step.
-fn failures(state: &Value) -> String {
-    let messages: Vec<String> = state["errors"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(step, e)| format!("{step}: {}", e["message"].as_str().unwrap_or("failed")))
-        .collect();
-    if messages.is_empty() {
-        "the job failed".into()
-    } else {
-        messages.join("; ")
+/// Writes a run's log lines to the CLI's log (stderr), with their source and step.
+struct LogSink;
+
+impl EventSink for LogSink {
+    fn send(&self, event: Event) {
+        let step = event.step_id.as_deref().unwrap_or("-");
+        match &event.kind {
+            EventKind::Log(line) => {
+                let source = line.source.name();
+                let message = &line.message;
+                match line.level {
+                    LogLevel::Trace => tracing::trace!(step, source, "{message}"),
+                    LogLevel::Debug => tracing::debug!(step, source, "{message}"),
+                    LogLevel::Info => tracing::info!(step, source, "{message}"),
+                    LogLevel::Warn => tracing::warn!(step, source, "{message}"),
+                    LogLevel::Error => tracing::error!(step, source, "{message}"),
+                }
+            }
+            EventKind::StepComplete(report) => match &report.error_message {
+                None => tracing::info!(
+                    step,
+                    ms = report.duration.as_millis() as u64,
+                    requests = report.requests,
+                    "step complete"
+                ),
+                Some(message) => tracing::warn!(step, reason = %report.reason, "{step}: {message}"),
+            },
+            EventKind::RunStart | EventKind::StepStart { .. } | EventKind::RunComplete(_) => {}
+        }
     }
 }
 
@@ -200,7 +201,7 @@ impl JobArgs {
         let text = read(&self.job, "job")?;
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| format!("{}: the job is not valid JSON: {e}", self.job.display()))?;
-        let configuration = self
+        let credentials = self
             .credentials
             .as_deref()
             .map(|path| parse_object(path, "credentials"))
@@ -210,44 +211,48 @@ impl JobArgs {
         } else {
             self.cache_dir.clone().or_else(default_cache_dir)
         };
-        let host = Host::new(HostOptions { cache_dir }).map_err(|e| e.to_string())?;
-        let load = |name: &str| host.load_named(name).map_err(|e| e.to_string());
-        let plan = if Workflow::looks_like(&value) {
+        let host = Host::new(HostOptions {
+            cache_dir,
+            ..HostOptions::default()
+        })
+        .map_err(|e| e.to_string())?;
+        // Every adaptor loads (and compiles) before anything runs: a bad name or a
+        // refused component is unusable input, not a failed job.
+        let load = |name: &str| host.adaptor(name).map(drop).map_err(|e| e.to_string());
+        let (plan, credentials) = if Workflow::looks_like(&value) {
             let base = self.job.parent().unwrap_or(Path::new("."));
             let workflow = Workflow::from_value(&value, base).map_err(|e| format!("{}: {e}", self.job.display()))?;
-            let mut adaptors = HashMap::new();
-            for name in workflow
-                .steps
-                .iter()
-                .filter(|s| s.job.is_some())
-                .filter_map(|s| s.adaptor.as_deref())
-            {
-                if !adaptors.contains_key(name) {
-                    adaptors.insert(name.to_string(), load(name)?);
+            for step in workflow.steps.iter().filter(|s| s.job.is_some()) {
+                if let Some(name) = step.adaptor.as_deref() {
+                    load(name)?;
                 }
             }
-            Plan::Workflow { workflow, adaptors }
+            let credentials = match credentials {
+                Some(Value::Object(map)) => Credentials::Map(map),
+                _ => Credentials::None,
+            };
+            (Plan::Workflow(workflow), credentials)
         } else {
             let job = Job::from_value(&value).map_err(|e| format!("{}: {e}", self.job.display()))?;
             let name = self
                 .adaptor
                 .as_deref()
                 .ok_or("a job needs an adaptor: give -a openlmis, -a opencrvs or -a PATH.wasm")?;
-            Plan::Job {
-                adaptor: load(name)?,
+            load(name)?;
+            let plan = Plan::Job {
+                adaptor: name.to_string(),
                 job,
-            }
-        };
-        let options = RunOptions {
-            limits,
-            allow: self.allow_host.clone(),
-            step_id: self.step_id(),
+                step_id: self.step_id(),
+            };
+            (plan, credentials.map_or(Credentials::None, Credentials::Configuration))
         };
         Ok(Prepared {
             host,
             plan,
-            configuration,
-            options,
+            credentials,
+            limits,
+            run_timeout: self.limits.run_timeout()?,
+            allow: self.allow_host.clone(),
         })
     }
 }

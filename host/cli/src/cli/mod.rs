@@ -14,8 +14,10 @@ use tracing_subscriber::EnvFilter;
 
 /// Runs OpenFn-style jobs on sandboxed WebAssembly adaptors.
 ///
-/// Exit status: 0 when the job succeeded, 1 when it failed (the output state is still
-/// written, with `errors`), 2 when the input was unusable (bad flags or files).
+/// Exit status: 0 when the job succeeded, 1 when it failed or was stopped by a limit
+/// (the output state is still written, with `errors`), 2 when the input was unusable
+/// (bad flags or files, an adaptor that does not load), 130 when it was cancelled
+/// (Ctrl-C or SIGTERM; the state reached so far is written).
 #[derive(Debug, Parser)]
 #[command(name = "adaptor-host", version, max_term_width = 100)]
 struct Cli {
@@ -93,6 +95,8 @@ fn report(message: &str) {
 const JOB_FAILED: u8 = 1;
 /// The exit status of unusable input.
 const BAD_INPUT: u8 = 2;
+/// The exit status of a cancelled run (128 + SIGINT, as shells report Ctrl-C).
+const CANCELLED: u8 = 130;
 
 #[cfg(test)]
 mod tests {

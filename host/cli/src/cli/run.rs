@@ -1,4 +1,6 @@
-//! `adaptor-host run`: one job, OpenFn CLI style.
+//! `adaptor-host run`: one job or workflow, OpenFn CLI style, through the library's
+//! run API. Ctrl-C or SIGTERM cancels the run: the state reached so far is still
+//! written, and the exit status is 130.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,7 +8,9 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use super::job_args::{JobArgs, parse_object};
-use super::{BAD_INPUT, JOB_FAILED, report};
+use adaptor_host::{Cancel, Reason};
+
+use super::{BAD_INPUT, CANCELLED, JOB_FAILED, report};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -41,15 +45,38 @@ pub async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(BAD_INPUT);
         }
     };
-    let (output, failure) = prepared.execute(state).await;
-    if let Some(message) = &failure {
-        report(message);
+    let cancel = Cancel::new();
+    let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let outcome = prepared.execute(&step_id, state, &cancel).await;
+    signals.abort();
+    let reason = outcome.report.reason;
+    if let Some(message) = &outcome.report.error_message {
+        report(&format!("{reason}: {message}"));
     }
-    match write_output(&args.output, &output) {
-        Ok(_) if failure.is_some() => ExitCode::from(JOB_FAILED),
+    match write_output(&args.output, &outcome.state.into_value()) {
+        Ok(_) if reason == Reason::Cancel => ExitCode::from(CANCELLED),
+        Ok(_) if reason != Reason::Success => ExitCode::from(JOB_FAILED),
         Ok(code) => code,
         Err(code) => code,
     }
+}
+
+/// Cancels the run on Ctrl-C (SIGINT) or SIGTERM.
+async fn cancel_on_signal(cancel: Cancel) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    report("cancelling the run: the state reached so far will be written");
+    cancel.cancel();
 }
 
 /// Writes the state (pretty JSON) to `path` or stdout.

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adaptor_host::webhook::{Attempt, Spool, SpoolOptions, Spooled, verify};
+use adaptor_host::{Cancel, Credentials, Reason};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
@@ -121,11 +122,10 @@ fn connection_cap(wanted: u64) -> usize {
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
     let setup = args.job.prepare().and_then(|prepared| {
-        let secret = prepared
-            .configuration
-            .as_ref()
-            .and_then(|c| c["shaSecret"].as_str())
-            .map(str::to_string)
+        let secret = match &prepared.credentials {
+            Credentials::Configuration(c) => c["shaSecret"].as_str().map(str::to_string),
+            _ => None,
+        }
             .ok_or("configuration.shaSecret is missing: expected the client's SHA secret, which signs deliveries (give it with --credentials)")?;
         let header_timeout = seconds("--header-timeout", args.header_timeout)?;
         let body_timeout = seconds("--body-timeout", args.body_timeout)?;
@@ -364,14 +364,20 @@ async fn work(
                 continue;
             }
         };
-        let (output, failure) = prepared.execute(json!({"data": data})).await;
-        let succeeded = failure.is_none();
-        match failure {
+        let outcome = prepared
+            .execute(&event.name(), json!({"data": data}), &Cancel::new())
+            .await;
+        let succeeded = outcome.report.reason == Reason::Success;
+        match &outcome.report.error_message {
             None => tracing::info!(event = %event.name(), "the job succeeded"),
-            Some(why) => tracing::warn!(event = %event.name(), "the job failed ({why}); the event is kept in failed/"),
+            Some(why) => tracing::warn!(
+                event = %event.name(),
+                reason = %outcome.report.reason,
+                "the job failed ({why}); the event is kept in failed/"
+            ),
         }
         if let Some(dir) = &output_dir {
-            let text = serde_json::to_string_pretty(&output).expect("JSON values serialize");
+            let text = serde_json::to_string_pretty(&outcome.state.into_value()).expect("JSON values serialize");
             if let Err(e) = std::fs::write(dir.join(event.name()), text) {
                 tracing::error!("cannot write the output state: {e}");
             }
