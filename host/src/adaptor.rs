@@ -187,6 +187,7 @@ impl Adaptor {
             &Limits::default(),
             Arc::new(Policy::default()),
             Arc::new(Redactor::default()),
+            None,
         );
         let instance = self
             .pre

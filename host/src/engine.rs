@@ -1,5 +1,5 @@
-//! The one [`Host`] per process: the wasmtime engine, the linker, the epoch ticker and
-//! the compiled-component cache.
+//! The one [`Host`] per process: the wasmtime engine, the linker, the epoch ticker,
+//! the compiled-component cache and the guests' pooled HTTP client.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +14,8 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::adaptor::Adaptor;
 use crate::cache::Cache;
 use crate::error::{Error, Result};
+use crate::sandbox::client::{Network, NetworkOptions};
+use crate::sandbox::resolve::{Resolve, SystemResolver};
 use crate::sandbox::{self, Sandbox, limits::MAX_MEMORY_BYTES};
 
 /// How often the epoch advances: the granularity of CPU-time accounting.
@@ -22,11 +24,28 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Jobs that may run at once in one host; the instance pool is sized for it.
 pub const MAX_CONCURRENT_JOBS: u32 = 16;
 
+/// The default of [`HostOptions::connect_timeout`].
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default of [`HostOptions::first_byte_timeout`].
+const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Settings of a [`Host`].
 #[derive(Debug, Clone, Default)]
 pub struct HostOptions {
     /// Where compiled components are cached (`.cwasm`); `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// A PEM file of CA certificates that adaptors' HTTPS servers may chain to, besides
+    /// the platform's trust store (a private or corporate CA).
+    pub extra_ca_file: Option<PathBuf>,
+    /// Longest wait for a new connection (look-up, TCP and TLS handshakes); a guest
+    /// may ask for less. `None`: 10 s.
+    pub connect_timeout: Option<Duration>,
+    /// Longest wait for a response's head, and between two pieces of its body; a guest
+    /// may ask for less. `None`: 60 s.
+    pub first_byte_timeout: Option<Duration>,
+    /// Looks up the host names adaptors connect to. `None`: the system resolver.
+    pub resolver: Option<Arc<dyn Resolve>>,
 }
 
 /// Loads adaptors and runs their jobs. Build one per process and share it.
@@ -34,13 +53,23 @@ pub struct Host {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<Sandbox>,
     pub(crate) jobs: Arc<Semaphore>,
+    /// The one HTTP client of every job: connections are kept alive across jobs.
+    pub(crate) network: Network,
     cache: Option<Cache>,
     _ticker: EpochTicker,
 }
 
 impl Host {
-    /// A host with a pooling-allocator engine and epoch interruption.
+    /// A host with a pooling-allocator engine and epoch interruption. Fails if the
+    /// extra CA file cannot be read or holds no usable certificate.
     pub fn new(options: HostOptions) -> Result<Host> {
+        let network = Network::new(NetworkOptions {
+            extra_ca_file: options.extra_ca_file,
+            connect_timeout: options.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            first_byte_timeout: options.first_byte_timeout.unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT),
+            resolver: options.resolver.unwrap_or_else(|| Arc::new(SystemResolver)),
+        })
+        .map_err(Error::Input)?;
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(MAX_CONCURRENT_JOBS)
             .total_core_instances(MAX_CONCURRENT_JOBS * 8)
@@ -60,6 +89,7 @@ impl Host {
             engine,
             linker,
             jobs: Arc::new(Semaphore::new(MAX_CONCURRENT_JOBS as usize)),
+            network,
             cache,
             _ticker: ticker,
         })

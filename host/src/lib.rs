@@ -57,6 +57,7 @@ pub use job::{Job, Step};
 pub use redact::{MASK, Redactor};
 pub use sandbox::limits::{Limit, Limits, MAX_MEMORY_BYTES};
 pub use sandbox::policy::{AllowRule, Policy};
+pub use sandbox::resolve::{Resolve, Resolving, StaticResolver, SystemResolver};
 pub use session::Session;
 
 /// The adaptors compiled into this binary by `build.rs`, by short name.

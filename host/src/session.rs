@@ -56,6 +56,7 @@ impl<'a> Session<'a> {
             limits,
             Arc::new(policy),
             Arc::clone(&redactor),
+            Some(host.network.clone()),
         );
         let instance = adaptor
             .pre

@@ -210,7 +210,11 @@ impl JobArgs {
         } else {
             self.cache_dir.clone().or_else(default_cache_dir)
         };
-        let host = Host::new(HostOptions { cache_dir }).map_err(|e| e.to_string())?;
+        let host = Host::new(HostOptions {
+            cache_dir,
+            ..HostOptions::default()
+        })
+        .map_err(|e| e.to_string())?;
         let load = |name: &str| host.load_named(name).map_err(|e| e.to_string());
         let plan = if Workflow::looks_like(&value) {
             let base = self.job.parent().unwrap_or(Path::new("."));

@@ -1,9 +1,11 @@
 //! The per-job sandbox: the store data every job gets fresh, with its limits, network
 //! hooks and log.
 
+pub mod client;
 pub mod hooks;
 pub mod limits;
 pub mod policy;
+pub mod resolve;
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use self::client::Network;
 use self::hooks::{Hooks, Incidents};
 use self::limits::{Limit, Limits};
 use self::policy::Policy;
@@ -50,13 +53,15 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A fresh store for one job of `adaptor`.
+    /// A fresh store for one job of `adaptor`, sending its requests through `network`
+    /// (`None`: no network, every request is denied).
     pub fn store(
         engine: &wasmtime::Engine,
         adaptor: &str,
         limits: &Limits,
         policy: Arc<Policy>,
         redactor: Arc<Redactor>,
+        network: Option<Network>,
     ) -> Store<Sandbox> {
         let stderr = MemoryOutputPipe::new(STDERR_BYTES);
         // No environment, arguments, preopened directories or sockets: the defaults.
@@ -64,6 +69,7 @@ impl Sandbox {
         let incidents = Arc::new(Incidents::default());
         let hooks = Hooks::new(
             policy,
+            network,
             Arc::clone(&incidents),
             limits.requests,
             limits.response_bytes,
