@@ -186,6 +186,7 @@ impl Adaptor {
             &Limits::default(),
             Arc::new(Policy::default()),
             JobLog::default(),
+            None,
         );
         let instance = self
             .pre

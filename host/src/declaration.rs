@@ -163,7 +163,7 @@ impl Declaration {
                 _ => {}
             }
         }
-        Policy::new(rules)
+        Policy::new(rules).with_operator_rules(extra)
     }
 
     /// The masking for a job with `configuration`: every value of a secret field and of

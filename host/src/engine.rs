@@ -1,11 +1,12 @@
-//! The one [`Host`] per process: the wasmtime engine, the linker, the epoch ticker and
-//! the compiled-component cache.
+//! The one [`Host`] per process: the wasmtime engine, the linker, the epoch ticker,
+//! the compiled-component cache and the guests' pooled HTTP client.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
@@ -14,12 +15,20 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::adaptor::Adaptor;
 use crate::cache::Cache;
 use crate::error::{Error, Result};
+use crate::sandbox::client::{Network, NetworkOptions};
 use crate::sandbox::limits::{EPOCH_TICK, MAX_MEMORY_BYTES};
+use crate::sandbox::resolve::{Resolve, SystemResolver};
 use crate::sandbox::{self, Sandbox};
 
 /// Jobs that may run at once in one host unless [`HostOptions::max_concurrent_jobs`]
 /// says otherwise.
 pub const DEFAULT_CONCURRENT_JOBS: u32 = 16;
+
+/// The default of [`HostOptions::connect_timeout`].
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default of [`HostOptions::first_byte_timeout`].
+const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings of a [`Host`].
 #[derive(Debug, Clone)]
@@ -29,6 +38,17 @@ pub struct HostOptions {
     /// Jobs that may run at once; more wait for a slot (and say so in their log).
     /// The instance pool is sized from it. Default: 16.
     pub max_concurrent_jobs: u32,
+    /// A PEM file of CA certificates that adaptors' HTTPS servers may chain to, besides
+    /// the platform's trust store (a private or corporate CA).
+    pub extra_ca_file: Option<PathBuf>,
+    /// Longest wait for a new connection (look-up, TCP and TLS handshakes); a guest
+    /// may ask for less. `None`: 10 s.
+    pub connect_timeout: Option<Duration>,
+    /// Longest wait for a response's head, and between two pieces of its body; a guest
+    /// may ask for less. `None`: 60 s.
+    pub first_byte_timeout: Option<Duration>,
+    /// Looks up the host names adaptors connect to. `None`: the system resolver.
+    pub resolver: Option<Arc<dyn Resolve>>,
 }
 
 impl Default for HostOptions {
@@ -36,6 +56,10 @@ impl Default for HostOptions {
         HostOptions {
             cache_dir: None,
             max_concurrent_jobs: DEFAULT_CONCURRENT_JOBS,
+            extra_ca_file: None,
+            connect_timeout: None,
+            first_byte_timeout: None,
+            resolver: None,
         }
     }
 }
@@ -46,18 +70,28 @@ pub struct Host {
     pub(crate) linker: Linker<Sandbox>,
     pub(crate) jobs: Arc<Semaphore>,
     max_jobs: u32,
+    /// The one HTTP client of every job: connections are kept alive across jobs.
+    pub(crate) network: Network,
     cache: Option<Cache>,
     loaded: Mutex<HashMap<String, Arc<Adaptor>>>,
     _ticker: EpochTicker,
 }
 
 impl Host {
-    /// A host with a pooling-allocator engine and epoch interruption.
+    /// A host with a pooling-allocator engine and epoch interruption. Fails if the
+    /// extra CA file cannot be read or holds no usable certificate.
     pub fn new(options: HostOptions) -> Result<Host> {
         let max_jobs = options.max_concurrent_jobs.max(1);
         // Two instances per job (a JavaScript job's runtime beside its adaptor) and a
         // few spare for reading adaptors' configuration declarations.
         let instances = max_jobs.saturating_mul(2).saturating_add(4);
+        let network = Network::new(NetworkOptions {
+            extra_ca_file: options.extra_ca_file,
+            connect_timeout: options.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            first_byte_timeout: options.first_byte_timeout.unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT),
+            resolver: options.resolver.unwrap_or_else(|| Arc::new(SystemResolver)),
+        })
+        .map_err(Error::Input)?;
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(instances)
             .total_core_instances(instances.saturating_mul(8))
@@ -78,6 +112,7 @@ impl Host {
             linker,
             jobs: Arc::new(Semaphore::new(max_jobs as usize)),
             max_jobs,
+            network,
             cache,
             loaded: Mutex::new(HashMap::new()),
             _ticker: ticker,
@@ -151,27 +186,26 @@ impl Host {
     }
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`]; stops and joins on drop.
+/// Advances the engine's epoch every [`EPOCH_TICK`]; stops and joins on drop without
+/// waiting out the current tick (the thread waits on a channel that dropping closes).
 struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
     fn start(engine: Engine) -> EpochTicker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("epoch-ticker".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
                     engine.increment_epoch();
                 }
             })
             .expect("spawning the epoch thread");
         EpochTicker {
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         }
     }
@@ -179,7 +213,7 @@ impl EpochTicker {
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

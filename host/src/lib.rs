@@ -64,6 +64,7 @@ pub use redact::{MASK, Redactor};
 pub use run::{Credentials, FinalState, Plan, RunOutcome, RunRequest, run};
 pub use sandbox::limits::{Limit, Limits, MAX_MEMORY_BYTES};
 pub use sandbox::policy::{AllowRule, Policy};
+pub use sandbox::resolve::{Resolve, Resolving, StaticResolver, SystemResolver};
 pub use session::Session;
 
 /// The adaptors compiled into this binary by `build.rs`, by short name.

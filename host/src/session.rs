@@ -64,7 +64,13 @@ impl<'a> Session<'a> {
                     .map_err(|e| Error::Internal(e.into()))?
             }
         };
-        let mut store = Sandbox::store(&host.engine, limits, Arc::new(policy), log.clone());
+        let mut store = Sandbox::store(
+            &host.engine,
+            limits,
+            Arc::new(policy),
+            log.clone(),
+            Some(host.network.clone()),
+        );
         let instance = adaptor
             .pre
             .instantiate_async(&mut store)

@@ -23,6 +23,9 @@ mod kit;
 mod limits;
 /// Loading: the import allow-list, reflection, the compiled-component cache.
 mod load;
+/// The host's pooled HTTP client: connection reuse within and across jobs, HTTPS with
+/// HTTP/2 and an extra CA, and the resolved-address check on configured names.
+mod network;
 /// The OpenCRVS adaptor across versions: tokens, notifications, search, locations.
 mod opencrvs;
 /// The OpenLMIS adaptor's generic operations, paging and tokens.

@@ -9,6 +9,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
 
+use super::client::Network;
 use super::policy::{Policy, default_port};
 
 /// What the hooks saw that the job's final error must mention: the guest only learns
@@ -41,11 +42,16 @@ impl Incidents {
     pub fn first_denied(&self) -> Option<String> {
         self.denied.lock().expect("incident lock").first().cloned()
     }
+
+    fn deny(&self, origin: String) {
+        self.denied.lock().expect("incident lock").push(origin);
+    }
 }
 
 /// The hooks of one job.
 pub struct Hooks {
     policy: Arc<Policy>,
+    network: Option<Network>,
     incidents: Arc<Incidents>,
     max_requests: u32,
     max_response_bytes: u64,
@@ -53,10 +59,12 @@ pub struct Hooks {
 }
 
 impl Hooks {
-    /// Hooks enforcing `policy` and the given caps; `max_wait` bounds every time-out
+    /// Hooks enforcing `policy` and the given caps, sending through `network` (`None`:
+    /// no network at all, every request is denied); `max_wait` bounds every time-out
     /// (connect, first byte, between bytes) whatever the guest asks for.
     pub fn new(
         policy: Arc<Policy>,
+        network: Option<Network>,
         incidents: Arc<Incidents>,
         max_requests: u32,
         max_response_bytes: u64,
@@ -64,23 +72,12 @@ impl Hooks {
     ) -> Hooks {
         Hooks {
             policy,
+            network,
             incidents,
             max_requests,
             max_response_bytes,
             max_wait,
         }
-    }
-
-    fn clamp(&self, options: Option<RequestOptions>) -> RequestOptions {
-        let mut options = options.unwrap_or_default();
-        for t in [
-            &mut options.connect_timeout,
-            &mut options.first_byte_timeout,
-            &mut options.between_bytes_timeout,
-        ] {
-            *t = Some(t.map_or(self.max_wait, |d| d.min(self.max_wait)));
-        }
-        options
     }
 }
 
@@ -88,6 +85,13 @@ type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture = Box<dyn Future<Output = wasmtime_wasi_http::Result<(http::Response<WasiBody>, IoFuture)>> + Send>;
 
 impl WasiHttpHooks for Hooks {
+    /// The pooled client adds `Host` to HTTP/1 requests; HTTP/2 carries the authority
+    /// in `:authority`, where a `Host` header as well is a protocol error to some
+    /// servers.
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -109,26 +113,35 @@ impl WasiHttpHooks for Hooks {
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
-        if !self.policy.allows(&scheme, &host, port) {
-            self.incidents
-                .denied
-                .lock()
-                .expect("incident lock")
-                .push(origin.clone());
-            tracing::warn!(
-                %origin,
-                "denied a request: the origin is not named by the job's configuration (pass --allow-host {origin} to allow it)"
-            );
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
-        }
+        let network = match &self.network {
+            Some(network) if self.policy.allows(&scheme, &host, port) => network.clone(),
+            _ => {
+                self.incidents.deny(origin.clone());
+                tracing::warn!(
+                    %origin,
+                    "denied a request: the origin is not named by the job's configuration (pass --allow-host {origin} to allow it)"
+                );
+                return Box::new(async { Err(HttpError::HttpRequestDenied) });
+            }
+        };
+        let any_address = self.policy.allows_any_address(&scheme, &host, port);
         // Never the query: some APIs take credentials there.
-        tracing::debug!(method = %request.method(), %origin, path = uri.path(), "request");
+        tracing::debug!(method = %request.method(), %origin, path = uri.path(), any_address, "request");
 
-        let options = self.clamp(options);
+        let timeouts = network.timeouts(options, self.max_wait);
         let limit = self.max_response_bytes;
         let incidents = Arc::clone(&self.incidents);
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            let response = match network.send(request, any_address, timeouts).await {
+                Ok(response) => response,
+                Err(HttpError::HttpRequestDenied) => {
+                    // The name resolved to an address the policy keeps it from (the
+                    // client logged which).
+                    incidents.deny(origin);
+                    return Err(HttpError::HttpRequestDenied);
+                }
+                Err(error) => return Err(error),
+            };
             let response = response.map(move |body| {
                 http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX))
                     .map_err(move |e| match e.downcast::<HttpError>() {
@@ -140,7 +153,8 @@ impl WasiHttpHooks for Hooks {
                     })
                     .boxed_unsync()
             });
-            Ok((response, Box::new(io) as IoFuture))
+            // The pool drives the connection; nothing is left for the caller to run.
+            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
         })
     }
 }
@@ -156,8 +170,16 @@ mod tests {
     fn hooks(rules: &str, max_requests: u32) -> (Hooks, Arc<Incidents>) {
         let policy = Policy::new(vec![rules.parse().unwrap()]);
         let incidents = Arc::new(Incidents::default());
+        let network = Network::new(crate::sandbox::client::NetworkOptions {
+            extra_ca_file: None,
+            connect_timeout: Duration::from_secs(1),
+            first_byte_timeout: Duration::from_secs(1),
+            resolver: Arc::new(crate::sandbox::resolve::SystemResolver),
+        })
+        .unwrap();
         let hooks = Hooks::new(
             Arc::new(policy),
+            Some(network),
             Arc::clone(&incidents),
             max_requests,
             1 << 20,
@@ -208,6 +230,17 @@ mod tests {
         let sent = send(&mut hooks, "http://127.0.0.1:9/").await;
         assert!(!matches!(sent, Err(HttpError::HttpRequestDenied)), "{sent:?}");
         assert!(incidents.first_denied().is_none());
+    }
+
+    #[tokio::test]
+    async fn hooks_without_a_network_deny_even_an_allowed_origin() {
+        let (hooks, incidents) = hooks("http://127.0.0.1:9", 10);
+        let mut offline = Hooks { network: None, ..hooks };
+        assert!(matches!(
+            send(&mut offline, "http://127.0.0.1:9/").await,
+            Err(HttpError::HttpRequestDenied)
+        ));
+        assert_eq!(incidents.first_denied().as_deref(), Some("http://127.0.0.1:9"));
     }
 
     #[tokio::test]

@@ -1,9 +1,11 @@
 //! The per-job sandbox: the store data every job gets fresh, with its limits, network
 //! hooks and log.
 
+pub mod client;
 pub mod hooks;
 pub mod limits;
 pub mod policy;
+pub mod resolve;
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use self::client::Network;
 use self::hooks::{Hooks, Incidents};
 use self::limits::{EPOCH_TICK, Limit, Limits};
 use self::policy::Policy;
@@ -49,14 +52,22 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// A fresh store for one job.
-    pub fn store(engine: &wasmtime::Engine, limits: &Limits, policy: Arc<Policy>, log: JobLog) -> Store<Sandbox> {
+    /// A fresh store for one job, sending its requests through `network` (`None`: no
+    /// network, every request is denied) and its log lines to `log`.
+    pub fn store(
+        engine: &wasmtime::Engine,
+        limits: &Limits,
+        policy: Arc<Policy>,
+        log: JobLog,
+        network: Option<Network>,
+    ) -> Store<Sandbox> {
         let stderr = MemoryOutputPipe::new(STDERR_BYTES);
         // No environment, arguments, preopened directories or sockets: the defaults.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let incidents = Arc::new(Incidents::default());
         let hooks = Hooks::new(
             policy,
+            network,
             Arc::clone(&incidents),
             limits.requests,
             limits.response_bytes,

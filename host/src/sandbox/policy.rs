@@ -1,5 +1,6 @@
-//! The network policy: which origins a job may reach. Pure data and a predicate; the
-//! [`hooks`](super::hooks) apply it to every outgoing request.
+//! The network policy: which origins a job may reach, and which of them may lead to a
+//! non-public address. Pure data and predicates; the [`hooks`](super::hooks) apply it
+//! to every outgoing request, and the [`client`](super::client) checks the addresses.
 
 use std::fmt;
 use std::str::FromStr;
@@ -44,8 +45,10 @@ impl AllowRule {
                 domain,
                 port: p,
             } => {
+                // `*.0.0.1` must not match the address 10.0.0.1.
                 s == scheme
                     && *p == port
+                    && host.parse::<std::net::IpAddr>().is_err()
                     && (host == *domain
                         || host
                             .strip_suffix(domain.as_str())
@@ -126,20 +129,50 @@ impl fmt::Display for AllowRule {
 }
 
 /// The origins one job may reach.
+///
+/// A host *name* the job's configuration gives must resolve to a public address: a
+/// configuration is data, and pointing `baseUrl` at a name that resolves to loopback
+/// or 169.254.169.254 must not open the host's own network. The operator's rules
+/// (`--allow-host`) and IP literals, written by whoever configured them, may lead
+/// anywhere they name.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     rules: Vec<AllowRule>,
+    operator: Vec<AllowRule>,
 }
 
 impl Policy {
-    /// A policy of exactly these rules.
+    /// A policy of exactly these rules, none of them the operator's.
     pub fn new(rules: Vec<AllowRule>) -> Policy {
-        Policy { rules }
+        Policy {
+            rules,
+            operator: Vec::new(),
+        }
+    }
+
+    /// This policy with `operator` marked as the operator's rules (`--allow-host`):
+    /// names they allow may resolve to non-public addresses. Rules not yet in the
+    /// policy are added.
+    pub fn with_operator_rules(mut self, operator: &[AllowRule]) -> Policy {
+        for rule in operator {
+            if !self.rules.contains(rule) {
+                self.rules.push(rule.clone());
+            }
+        }
+        self.operator = operator.to_vec();
+        self
     }
 
     /// Whether a request to `scheme://host:port` is allowed.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         self.rules.iter().any(|r| r.allows(scheme, host, port))
+    }
+
+    /// Whether an allowed request to `scheme://host:port` may connect to a non-public
+    /// address: `host` is an IP literal, or an operator rule allows the origin.
+    pub fn allows_any_address(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        bare.parse::<std::net::IpAddr>().is_ok() || self.operator.iter().any(|r| r.allows(scheme, host, port))
     }
 
     /// The rules, for messages.
@@ -192,6 +225,27 @@ mod tests {
         ] {
             assert!(bad.parse::<AllowRule>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn subdomain_rules_never_match_ip_literals() {
+        assert!(!rule("http://*.0.0.1").allows("http", "10.0.0.1", 80));
+    }
+
+    #[test]
+    fn only_operator_rules_and_ip_literals_may_reach_any_address() {
+        let configured = rule("http://internal.example.test:8080");
+        let policy = Policy::new(vec![configured.clone(), rule("http://127.0.0.1:9")]);
+        assert!(policy.allows("http", "internal.example.test", 8080));
+        assert!(!policy.allows_any_address("http", "internal.example.test", 8080));
+        assert!(policy.allows_any_address("http", "127.0.0.1", 9));
+        assert!(policy.allows_any_address("http", "[::1]", 9));
+
+        let trusted = policy.with_operator_rules(&[configured, rule("http://*.corp.test")]);
+        assert!(trusted.allows_any_address("http", "internal.example.test", 8080));
+        assert!(trusted.allows("http", "a.corp.test", 80), "added to the rules");
+        assert!(trusted.allows_any_address("http", "a.corp.test", 80));
+        assert_eq!(trusted.rules().len(), 3, "no duplicate rule");
     }
 
     #[test]
