@@ -49,6 +49,16 @@ pub struct JobArgs {
     /// Compile the adaptor afresh and cache nothing.
     #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
+
+    /// A PEM file of CA certificates that servers may chain to, besides the
+    /// platform's trust store (a private or corporate CA).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+
+    /// Jobs that may run at once in this process (serve); the rest wait for a slot.
+    #[arg(long, value_name = "N", default_value_t = adaptor_host::DEFAULT_CONCURRENT_JOBS,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
 }
 
 /// The per-job limits, each with the flag its error message names.
@@ -213,6 +223,8 @@ impl JobArgs {
         };
         let host = Host::new(HostOptions {
             cache_dir,
+            extra_ca_file: self.ca_file.clone(),
+            max_concurrent_jobs: self.concurrency,
             ..HostOptions::default()
         })
         .map_err(|e| e.to_string())?;
