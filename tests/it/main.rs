@@ -12,6 +12,8 @@ mod cache_integrity;
 mod cli;
 /// Contract 0.2: state composition, configuration declarations, OpenFn fidelity.
 mod contract;
+/// The library's run API: events, reasons, cancellation, queueing, run limits, leaves.
+mod engine;
 /// `adaptor-host demo`: every example job, end to end.
 mod examples;
 /// `adaptor-host serve` under hostile traffic: duplicates at once, slow connections,
