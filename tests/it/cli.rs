@@ -377,3 +377,43 @@ fn docs_prints_an_operations_wit_documentation() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("available: approveRequisition"));
 }
+
+#[test]
+fn sigterm_cancels_the_run_writes_the_state_and_exits_130() {
+    let server = simulators::Running::start(axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            "late"
+        }),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_json(
+        dir.path(),
+        "job.json",
+        &json!([{"say": ["before"]}, {"fetch": [format!("{}/slow", server.url())]}]),
+    );
+    let creds = write_json(dir.path(), "creds.json", &json!({"endpoint": server.url()}));
+    let out = dir.path().join("out.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
+        .args(["run", &job, "-a", env!("PROBE_WASM"), "--credentials", &creds, "-o", out.to_str().unwrap()])
+        .env("ADAPTOR_HOST_CACHE_DIR", dir.path().join("cache"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while server.requests().is_empty() {
+        assert!(waited.elapsed().as_secs() < 20, "the job never reached the server");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(state["errors"]["job"]["name"], "CancelError", "{state}");
+    assert_eq!(state["references"], json!([{}]), "the state reached before the slow request");
+}
