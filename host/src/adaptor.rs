@@ -41,8 +41,9 @@ pub struct Operation {
 pub struct Param {
     /// The WIT name.
     pub name: String,
-    /// The WIT type.
-    pub ty: Type,
+    /// The WIT type as WIT writes it, e.g. `option<request-options>`.
+    pub type_name: String,
+    pub(crate) ty: Type,
 }
 
 impl Operation {
@@ -51,7 +52,7 @@ impl Operation {
         let params: Vec<String> = self
             .params
             .iter()
-            .map(|p| format!("{}: {}", camel_case(&p.name), type_name(&p.ty)))
+            .map(|p| format!("{}: {}", camel_case(&p.name), p.type_name))
             .collect();
         format!("{}({})", self.name, params.join(", "))
     }
@@ -145,6 +146,7 @@ impl Adaptor {
                 params: params
                     .map(|(n, ty)| Param {
                         name: n.to_string(),
+                        type_name: type_name(&ty),
                         ty,
                     })
                     .collect(),
@@ -195,17 +197,17 @@ impl Adaptor {
             .map_err(|e| internal("instantiating it to read its configuration schema", e))?;
         let func = instance
             .get_func(&mut store, self.schema)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("schema vanished from the instance")))?;
+            .ok_or_else(|| Error::Internal(format!("schema vanished from the instance")))?;
         let mut results = [Val::Bool(false)];
         func.call_async(&mut store, &[], &mut results)
             .await
             .map_err(|e| internal("calling its configuration schema", e))?;
         let Val::List(items) = &results[0] else {
-            return Err(Error::Internal(anyhow::anyhow!("schema returned {:?}", results[0])));
+            return Err(Error::Internal(format!("schema returned {:?}", results[0])));
         };
         let fields = items
             .iter()
-            .map(|item| field(item).ok_or_else(|| Error::Internal(anyhow::anyhow!("bad field {item:?}"))))
+            .map(|item| field(item).ok_or_else(|| Error::Internal(format!("bad field {item:?}"))))
             .collect::<Result<_>>()?;
         Ok(Declaration { fields })
     }

@@ -102,9 +102,9 @@ impl Host {
         let mut config = Config::new();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| Error::Internal(e.into()))?;
+        let engine = Engine::new(&config).map_err(|e| Error::Internal(e.to_string()))?;
         let mut linker = Linker::new(&engine);
-        sandbox::add_to_linker(&mut linker).map_err(|e| Error::Internal(e.into()))?;
+        sandbox::add_to_linker(&mut linker).map_err(|e| Error::Internal(e.to_string()))?;
         let cache = options.cache_dir.map(Cache::new);
         let ticker = EpochTicker::start(engine.clone());
         Ok(Host {

@@ -114,8 +114,8 @@ pub enum Error {
     Cancelled,
 
     /// Something failed in the host itself.
-    #[error("internal error: {0:#}")]
-    Internal(#[from] anyhow::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {

@@ -61,7 +61,7 @@ impl<'a> Session<'a> {
                 Arc::clone(&host.jobs)
                     .acquire_owned()
                     .await
-                    .map_err(|e| Error::Internal(e.into()))?
+                    .map_err(|e| Error::Internal(e.to_string()))?
             }
         };
         let mut store = Sandbox::store(
@@ -75,7 +75,7 @@ impl<'a> Session<'a> {
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| Error::Internal(anyhow::Error::from(e).context("instantiating the adaptor")))?;
+            .map_err(|e| Error::Internal(format!("instantiating the adaptor: {e:#}")))?;
         Ok(Session {
             adaptor,
             store,
@@ -93,7 +93,7 @@ impl<'a> Session<'a> {
         let func = self
             .instance
             .get_func(&mut self.store, self.adaptor.configure)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("configure vanished from the instance")))?;
+            .ok_or_else(|| Error::Internal(format!("configure vanished from the instance")))?;
         self.store.data_mut().set_operation("configure");
         let text = if configuration.is_null() {
             "{}".to_string()
@@ -108,7 +108,7 @@ impl<'a> Session<'a> {
         match &results[0] {
             Val::Result(Ok(_)) => Ok(()),
             Val::Result(Err(Some(error))) => Err(self.guest_error("configure", error)),
-            other => Err(Error::Internal(anyhow::anyhow!("unexpected result shape {other:?}"))),
+            other => Err(Error::Internal(format!("unexpected result shape {other:?}"))),
         }
     }
 
@@ -150,12 +150,7 @@ impl<'a> Session<'a> {
         let func = self
             .instance
             .get_func(&mut self.store, operation.index)
-            .ok_or_else(|| {
-                Error::Internal(anyhow::anyhow!(
-                    "operation {} vanished from the instance",
-                    operation.wit_name
-                ))
-            })?;
+            .ok_or_else(|| Error::Internal(format!("operation {} vanished from the instance", operation.wit_name)))?;
         self.store.data_mut().set_operation(&op_name);
         let mut results = [Val::Bool(false)];
         let called = func.call_async(&mut self.store, &params, &mut results).await;
@@ -168,7 +163,7 @@ impl<'a> Session<'a> {
                 details: Value::Null,
             }),
             Val::Result(Err(Some(error))) => Err(self.guest_error(&op_name, error)),
-            other => Err(Error::Internal(anyhow::anyhow!("unexpected result shape {other:?}"))),
+            other => Err(Error::Internal(format!("unexpected result shape {other:?}"))),
         }
     }
 

@@ -395,8 +395,17 @@ fn sigterm_cancels_the_run_writes_the_state_and_exits_130() {
     );
     let creds = write_json(dir.path(), "creds.json", &json!({"endpoint": server.url()}));
     let out = dir.path().join("out.json");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
-        .args(["run", &job, "-a", env!("PROBE_WASM"), "--credentials", &creds, "-o", out.to_str().unwrap()])
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
+        .args([
+            "run",
+            &job,
+            "-a",
+            env!("PROBE_WASM"),
+            "--credentials",
+            &creds,
+            "-o",
+            out.to_str().unwrap(),
+        ])
         .env("ADAPTOR_HOST_CACHE_DIR", dir.path().join("cache"))
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -415,5 +424,9 @@ fn sigterm_cancels_the_run_writes_the_state_and_exits_130() {
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
     let state: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(state["errors"]["job"]["name"], "CancelError", "{state}");
-    assert_eq!(state["references"], json!([{}]), "the state reached before the slow request");
+    assert_eq!(
+        state["references"],
+        json!([{}]),
+        "the state reached before the slow request"
+    );
 }
