@@ -20,9 +20,30 @@ use serde_json::{Map, Value};
 use wasmtime::component::{Type, Val};
 
 use crate::names::{camel_case, kebab_case};
+use crate::sandbox::limits::{Limit, MAX_DEPTH, json_size};
+
+/// The message for a type or value nested too deep.
+fn too_deep() -> String {
+    format!("breaks the {}", Limit::Depth(MAX_DEPTH))
+}
 
 /// Converts `value` to a component value of type `ty`, or says what was expected.
+///
+/// Neither the value nor the type may nest deeper than [`MAX_DEPTH`]: the conversion
+/// recurses on both, and a component's types are as untrusted as a job's values.
 pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
+    if json_size(value, u64::MAX).is_err() {
+        return Err(format!("the value {}", too_deep()));
+    }
+    convert(value, ty, 1)
+}
+
+/// [`to_val`] for a value `depth` levels into the argument.
+fn convert(value: &Value, ty: &Type, depth: usize) -> Result<Val, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("the type {}", too_deep()));
+    }
+    let to_val = |value: &Value, ty: &Type| convert(value, ty, depth + 1);
     Ok(match ty {
         Type::Bool => Val::Bool(value.as_bool().ok_or_else(|| expected("a boolean", value))?),
         Type::S8 => Val::S8(int(value, "s8")?),
@@ -206,8 +227,19 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
 }
 
 /// Converts a component value to JSON: records become objects with camelCase keys,
-/// variants `{"case": payload}` (or the case name alone), enums their name.
+/// variants `{"case": payload}` (or the case name alone), enums their name. Parts
+/// nested deeper than [`MAX_DEPTH`] (which only a component's own types can cause)
+/// become `null`.
 pub fn to_json(val: &Val) -> Value {
+    json_at(val, 1)
+}
+
+/// [`to_json`] for a part `depth` levels into the value.
+fn json_at(val: &Val, depth: usize) -> Value {
+    if depth > MAX_DEPTH {
+        return Value::Null;
+    }
+    let to_json = |val: &Val| json_at(val, depth + 1);
     match val {
         Val::Bool(b) => Value::Bool(*b),
         Val::S8(n) => (*n).into(),
@@ -253,8 +285,18 @@ pub fn to_json(val: &Val) -> Value {
     }
 }
 
-/// A WIT-like name for a type, for messages and `adaptor-host list`.
+/// A WIT-like name for a type, for messages and `adaptor-host list`; types nested
+/// deeper than [`MAX_DEPTH`] are shown as `...`.
 pub fn type_name(ty: &Type) -> String {
+    name_at(ty, 1)
+}
+
+/// [`type_name`] for a type `depth` levels into another.
+fn name_at(ty: &Type, depth: usize) -> String {
+    if depth > MAX_DEPTH {
+        return "...".into();
+    }
+    let type_name = |ty: &Type| name_at(ty, depth + 1);
     match ty {
         Type::Bool => "bool".into(),
         Type::S8 => "s8".into(),
