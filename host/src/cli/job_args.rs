@@ -100,6 +100,7 @@ impl LimitArgs {
             requests: self.max_requests,
             response_bytes: self.max_response_size << 20,
             log_bytes: self.max_log_size << 10,
+            state_bytes: Limits::default().state_bytes,
         })
     }
 }
