@@ -3,6 +3,8 @@
 //!
 //! One test binary; each module is one topic.
 
+/// Host-side bounds: depth, state size, adaptor output, log bytes, memory refusals.
+mod bounds;
 /// Shared set-up: the host, simulators with canary credentials, the CLI runner.
 mod util;
 

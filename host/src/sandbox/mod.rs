@@ -6,6 +6,7 @@ pub mod limits;
 pub mod policy;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
@@ -30,8 +31,18 @@ mod bindings {
 
 use bindings::openfn::adaptor::host::{self as host_log, Level};
 
-/// Bytes of guest stderr kept per job (panic messages end up there).
-const STDERR_BYTES: usize = 64 << 10;
+/// Bytes of guest stderr kept per job (panic messages end up there, and from there in
+/// the job's error). Never more than the job's log limit; the guest's stdout is
+/// discarded.
+const STDERR_BYTES: u64 = 64 << 10;
+
+/// What a log line costs besides its message and fields: timestamp, level, field
+/// names and separators as the host's log formats write them.
+const LINE_BYTES: u64 = 64;
+
+/// How many warnings of the host about one job are written; the rest are counted and
+/// summarised in one line when the job ends.
+const SHOWN_WARNINGS: u32 = 10;
 
 /// The store data of one job.
 pub struct Sandbox {
@@ -58,7 +69,7 @@ impl Sandbox {
         policy: Arc<Policy>,
         redactor: Arc<Redactor>,
     ) -> Store<Sandbox> {
-        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        let stderr = MemoryOutputPipe::new(usize::try_from(STDERR_BYTES.min(limits.log_bytes)).unwrap_or(usize::MAX));
         // No environment, arguments, preopened directories or sockets: the defaults.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let incidents = Arc::new(Incidents::default());
@@ -84,9 +95,7 @@ impl Sandbox {
                 adaptor: adaptor.to_string(),
                 operation: String::new(),
                 redactor,
-                used: 0,
-                max: limits.log_bytes,
-                hit: false,
+                budget: Arc::new(LogBudget::new(limits.log_bytes)),
             },
             cpu_ticks: 0,
             max_cpu_ticks,
@@ -124,11 +133,11 @@ impl Sandbox {
         if let Some(limit) = self.broken {
             return Some(limit);
         }
-        if self.memory.hit {
+        if self.memory.hit || self.guest_out_of_memory() {
             return Some(Limit::Memory(self.memory.max));
         }
-        if self.log.hit {
-            return Some(Limit::LogBytes(self.log.max));
+        if self.log.budget.hit() {
+            return Some(Limit::LogBytes(self.log.budget.max));
         }
         if self.incidents.requests_exceeded() {
             return Some(Limit::Requests(limits.requests));
@@ -137,6 +146,41 @@ impl Sandbox {
             return Some(Limit::ResponseBytes(limits.response_bytes));
         }
         None
+    }
+
+    /// Whether the guest's allocator gave up (Rust's "capacity overflow" for a request
+    /// beyond what a 32-bit guest can address, or "memory allocation of N bytes
+    /// failed"): the job needed more memory than it may have, though no growth reached
+    /// the limiter.
+    fn guest_out_of_memory(&self) -> bool {
+        let stderr = self.stderr.contents();
+        let stderr = String::from_utf8_lossy(&stderr);
+        stderr.contains("capacity overflow") || (stderr.contains("memory allocation of ") && stderr.contains(" failed"))
+    }
+
+    /// Writes a host-side log line of the job (the `log` built-in, `cursor`), counted
+    /// against the job's log limit like the adaptor's own lines. `message` must be
+    /// masked already. Past the limit the line is dropped and the limit is broken.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "Session::log will write through it (session.rs)")
+    )]
+    pub fn host_log(&self, message: &str) -> Result<(), Limit> {
+        let adaptor = self.log.adaptor.as_str();
+        self.log
+            .budget
+            .charge(line_bytes(message, adaptor, ""))
+            .map(|()| tracing::info!(adaptor, "{message}"))
+    }
+
+    /// The job's log budget, shared with what writes lines for the job outside the
+    /// store (the network hooks' warnings: [`LogBudget::warn`]).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "Hooks::new will take it for its warnings (hooks.rs)")
+    )]
+    pub fn log_budget(&self) -> Arc<LogBudget> {
+        Arc::clone(&self.log.budget)
     }
 
     /// What the network hooks saw.
@@ -221,20 +265,16 @@ pub struct GuestLog {
     adaptor: String,
     operation: String,
     redactor: Arc<Redactor>,
-    used: u64,
-    max: u64,
-    hit: bool,
+    budget: Arc<LogBudget>,
 }
 
 impl host_log::Host for GuestLog {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        self.used += message.len() as u64;
-        if self.used > self.max {
-            self.hit = true;
-            return Err(wasmtime::Error::msg(Limit::LogBytes(self.max).to_string()));
-        }
         let message = self.redactor.text(&message);
         let (adaptor, operation) = (self.adaptor.as_str(), self.operation.as_str());
+        if let Err(limit) = self.budget.charge(line_bytes(&message, adaptor, operation)) {
+            return Err(wasmtime::Error::msg(limit.to_string()));
+        }
         match level {
             Level::Trace => tracing::trace!(adaptor, operation, "{message}"),
             Level::Debug => tracing::debug!(adaptor, operation, "{message}"),
@@ -243,5 +283,138 @@ impl host_log::Host for GuestLog {
             Level::Error => tracing::error!(adaptor, operation, "{message}"),
         }
         Ok(())
+    }
+}
+
+/// What writing one line costs against the log limit: the message, its fields and
+/// the line's fixed part, so that empty lines are not free.
+fn line_bytes(message: &str, adaptor: &str, operation: &str) -> u64 {
+    (message.len() + adaptor.len() + operation.len()) as u64 + LINE_BYTES
+}
+
+/// The bytes one job may cause to be logged ([`Limits::log_bytes`]), shared by the
+/// adaptor's log, the host's lines about the job and its warnings.
+#[derive(Debug)]
+pub struct LogBudget {
+    max: u64,
+    used: AtomicU64,
+    hit: AtomicBool,
+    /// Warnings not shown because [`SHOWN_WARNINGS`] were.
+    hidden: AtomicU32,
+    warnings: AtomicU32,
+}
+
+impl LogBudget {
+    fn new(max: u64) -> LogBudget {
+        LogBudget {
+            max,
+            used: AtomicU64::new(0),
+            hit: AtomicBool::new(false),
+            hidden: AtomicU32::new(0),
+            warnings: AtomicU32::new(0),
+        }
+    }
+
+    /// Takes `bytes` from the budget for one line, or breaks the limit (and the line
+    /// must not be written).
+    fn charge(&self, bytes: u64) -> Result<(), Limit> {
+        let used = self.used.fetch_add(bytes, Ordering::Relaxed).saturating_add(bytes);
+        if used > self.max {
+            self.hit.store(true, Ordering::Relaxed);
+            return Err(Limit::LogBytes(self.max));
+        }
+        Ok(())
+    }
+
+    /// Whether the job tried to log more than the limit.
+    fn hit(&self) -> bool {
+        self.hit.load(Ordering::Relaxed)
+    }
+
+    /// Writes a warning of the host about the job (a denied request, a refused one):
+    /// the first [`SHOWN_WARNINGS`], within the log limit; the others are counted and
+    /// summarised in one line when the job ends. A job cannot flood the host's log by
+    /// provoking warnings, and repeating them never breaks its limit.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the network hooks will warn through it (hooks.rs)")
+    )]
+    pub fn warn(&self, message: &str) {
+        let shown = self.warnings.fetch_add(1, Ordering::Relaxed) < SHOWN_WARNINGS;
+        let fits = shown && self.used.load(Ordering::Relaxed) + line_bytes(message, "", "") <= self.max;
+        if fits {
+            self.used.fetch_add(line_bytes(message, "", ""), Ordering::Relaxed);
+            tracing::warn!("{message}");
+        } else {
+            self.hidden.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for LogBudget {
+    fn drop(&mut self) {
+        let hidden = *self.hidden.get_mut();
+        if hidden > 0 {
+            tracing::warn!("{hidden} more warnings about this job were not shown");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_costs_its_bytes_and_the_fixed_part() {
+        let budget = LogBudget::new(10 * LINE_BYTES);
+        for _ in 0..10 {
+            budget.charge(line_bytes("", "", "")).unwrap();
+        }
+        assert_eq!(
+            budget.charge(line_bytes("", "", "")),
+            Err(Limit::LogBytes(10 * LINE_BYTES))
+        );
+        assert!(budget.hit());
+    }
+
+    #[test]
+    fn warnings_are_shown_up_to_a_count_then_only_counted() {
+        let budget = LogBudget::new(1 << 20);
+        for _ in 0..1000 {
+            budget.warn("denied a request");
+        }
+        assert_eq!(budget.hidden.load(Ordering::Relaxed), 1000 - SHOWN_WARNINGS);
+        assert_eq!(
+            budget.used.load(Ordering::Relaxed),
+            u64::from(SHOWN_WARNINGS) * line_bytes("denied a request", "", "")
+        );
+        assert!(!budget.hit(), "warnings the job provoked never break its limit");
+        let small = LogBudget::new(LINE_BYTES);
+        small.warn("a warning longer than what is left");
+        assert_eq!(small.hidden.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn host_lines_share_the_budget_with_the_guest() {
+        let engine = wasmtime::Engine::default();
+        let limits = Limits {
+            log_bytes: 3 * LINE_BYTES,
+            ..Limits::default()
+        };
+        let store = Sandbox::store(
+            &engine,
+            "probe",
+            &limits,
+            Arc::new(Policy::new(Vec::new())),
+            Arc::default(),
+        );
+        store.data().host_log("one").unwrap();
+        store.data().host_log("two").unwrap();
+        assert_eq!(store.data().host_log("three"), Err(Limit::LogBytes(3 * LINE_BYTES)));
+        assert_eq!(
+            store.data().broken_limit(&limits),
+            Some(Limit::LogBytes(3 * LINE_BYTES))
+        );
+        assert!(Arc::ptr_eq(&store.data().log_budget(), &store.data().log.budget));
     }
 }
