@@ -95,7 +95,8 @@ impl Redactor {
     /// A redactor for these secret values and their derived forms: JSON-escaped (as
     /// written, and with non-ASCII as `\u00e9` or `\u00E9`, and `/` as `\/`), Rust
     /// `Debug`-escaped, percent-encoded (`encodeURIComponent`, form bodies with `+`,
-    /// URL paths, segments, queries and user-info; either hex case), and Base64 (the
+    /// URL paths (also with `\` read as `/`), segments, queries and user-info; either
+    /// hex case), and Base64 (the
     /// run of Base64 text that encodes the secret at each of the three alignments, so
     /// `Basic base64(anyone:secret)` is masked whoever `anyone` is).
     pub fn from_secrets(secrets: Vec<String>) -> Redactor {
@@ -169,8 +170,18 @@ fn derive_forms(secret: &str, forms: &mut Vec<String>) {
     forms.push(json.replace('/', "\\/"));
     forms.push(json);
     forms.push(debug_escaped(secret));
-    for set in [COMPONENT, FORM, QUERY, PATH, SEGMENT, USERINFO] {
-        let encoded = utf8_percent_encode(secret, set).to_string();
+    // A URL parser reads `\` in an http(s) path as `/` before encoding the rest.
+    let slashed = secret.replace('\\', "/");
+    for (text, set) in [
+        (secret, COMPONENT),
+        (secret, FORM),
+        (secret, QUERY),
+        (secret, PATH),
+        (slashed.as_str(), PATH),
+        (secret, SEGMENT),
+        (secret, USERINFO),
+    ] {
+        let encoded = utf8_percent_encode(text, set).to_string();
         if std::ptr::eq(set, FORM) {
             forms.push(encoded.replace("%20", "+"));
         }
@@ -250,6 +261,7 @@ fn lower_hex(encoded: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use serde_json::json;
 
     #[test]

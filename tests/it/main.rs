@@ -25,6 +25,8 @@ mod kit;
 mod limits;
 /// Loading: the import allow-list, reflection, the compiled-component cache.
 mod load;
+/// Secrets with awkward characters stay masked in every escaped or encoded form.
+mod masking;
 /// The OpenCRVS adaptor across versions: tokens, notifications, search, locations.
 mod opencrvs;
 /// The OpenLMIS adaptor's generic operations, paging and tokens.

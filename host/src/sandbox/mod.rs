@@ -94,8 +94,7 @@ impl Sandbox {
             log: GuestLog {
                 adaptor: adaptor.to_string(),
                 operation: String::new(),
-                redactor,
-                budget: Arc::new(LogBudget::new(limits.log_bytes)),
+                budget: Arc::new(LogBudget::new(limits.log_bytes, redactor)),
             },
             cpu_ticks: 0,
             max_cpu_ticks,
@@ -174,7 +173,7 @@ impl Sandbox {
     }
 
     /// The job's log budget, shared with what writes lines for the job outside the
-    /// store (the network hooks' warnings: [`LogBudget::warn`]).
+    /// store (the network hooks: [`LogBudget::warn`], [`LogBudget::request`]).
     #[cfg_attr(
         not(test),
         expect(dead_code, reason = "Hooks::new will take it for its warnings (hooks.rs)")
@@ -191,6 +190,7 @@ impl Sandbox {
     /// The guest's stderr so far (redacted), e.g. a panic message.
     pub fn stderr(&self) -> String {
         self.log
+            .budget
             .redactor
             .text(String::from_utf8_lossy(&self.stderr.contents()).trim())
     }
@@ -264,13 +264,12 @@ impl ResourceLimiter for MemoryLimiter {
 pub struct GuestLog {
     adaptor: String,
     operation: String,
-    redactor: Arc<Redactor>,
     budget: Arc<LogBudget>,
 }
 
 impl host_log::Host for GuestLog {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let message = self.redactor.text(&message);
+        let message = self.budget.redactor.text(&message);
         let (adaptor, operation) = (self.adaptor.as_str(), self.operation.as_str());
         if let Err(limit) = self.budget.charge(line_bytes(&message, adaptor, operation)) {
             return Err(wasmtime::Error::msg(limit.to_string()));
@@ -293,20 +292,23 @@ fn line_bytes(message: &str, adaptor: &str, operation: &str) -> u64 {
 }
 
 /// The bytes one job may cause to be logged ([`Limits::log_bytes`]), shared by the
-/// adaptor's log, the host's lines about the job and its warnings.
+/// adaptor's log, the host's lines about the job and its warnings, with the job's
+/// masking.
 #[derive(Debug)]
 pub struct LogBudget {
+    redactor: Arc<Redactor>,
     max: u64,
     used: AtomicU64,
     hit: AtomicBool,
-    /// Warnings not shown because [`SHOWN_WARNINGS`] were.
+    /// Warnings and request lines not shown: past [`SHOWN_WARNINGS`] or the limit.
     hidden: AtomicU32,
     warnings: AtomicU32,
 }
 
 impl LogBudget {
-    fn new(max: u64) -> LogBudget {
+    fn new(max: u64, redactor: Arc<Redactor>) -> LogBudget {
         LogBudget {
+            redactor,
             max,
             used: AtomicU64::new(0),
             hit: AtomicBool::new(false),
@@ -331,23 +333,49 @@ impl LogBudget {
         self.hit.load(Ordering::Relaxed)
     }
 
-    /// Writes a warning of the host about the job (a denied request, a refused one):
-    /// the first [`SHOWN_WARNINGS`], within the log limit; the others are counted and
-    /// summarised in one line when the job ends. A job cannot flood the host's log by
-    /// provoking warnings, and repeating them never breaks its limit.
+    /// Writes a warning of the host about the job (a denied request, a refused one),
+    /// masked: the first [`SHOWN_WARNINGS`], within the log limit; the others are
+    /// counted and summarised in one line when the job ends. A job cannot flood the
+    /// host's log by provoking warnings, and repeating them never breaks its limit.
     #[cfg_attr(
         not(test),
         expect(dead_code, reason = "the network hooks will warn through it (hooks.rs)")
     )]
     pub fn warn(&self, message: &str) {
         let shown = self.warnings.fetch_add(1, Ordering::Relaxed) < SHOWN_WARNINGS;
-        let fits = shown && self.used.load(Ordering::Relaxed) + line_bytes(message, "", "") <= self.max;
-        if fits {
-            self.used.fetch_add(line_bytes(message, "", ""), Ordering::Relaxed);
+        let message = self.redactor.text(message);
+        if shown && self.take(line_bytes(&message, "", "")) {
             tracing::warn!("{message}");
         } else {
             self.hidden.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Writes the debug line of one request the job sends, its path masked (a path
+    /// may hold a secret the job put there), within the log limit.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the network hooks will log requests through it (hooks.rs)")
+    )]
+    pub fn request(&self, method: &str, origin: &str, path: &str) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let path = self.redactor.text(path);
+        if self.take(line_bytes(&path, method, origin)) {
+            tracing::debug!(method, origin, path, "request");
+        } else {
+            self.hidden.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes `bytes` for a line of the host's if they fit, without breaking the limit.
+    fn take(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                (used + bytes <= self.max).then_some(used + bytes)
+            })
+            .is_ok()
     }
 }
 
@@ -355,7 +383,7 @@ impl Drop for LogBudget {
     fn drop(&mut self) {
         let hidden = *self.hidden.get_mut();
         if hidden > 0 {
-            tracing::warn!("{hidden} more warnings about this job were not shown");
+            tracing::warn!("{hidden} more warnings and lines about this job were not shown");
         }
     }
 }
@@ -366,7 +394,7 @@ mod tests {
 
     #[test]
     fn every_line_costs_its_bytes_and_the_fixed_part() {
-        let budget = LogBudget::new(10 * LINE_BYTES);
+        let budget = LogBudget::new(10 * LINE_BYTES, Arc::default());
         for _ in 0..10 {
             budget.charge(line_bytes("", "", "")).unwrap();
         }
@@ -379,7 +407,7 @@ mod tests {
 
     #[test]
     fn warnings_are_shown_up_to_a_count_then_only_counted() {
-        let budget = LogBudget::new(1 << 20);
+        let budget = LogBudget::new(1 << 20, Arc::new(Redactor::from_secrets(vec!["s3cret".into()])));
         for _ in 0..1000 {
             budget.warn("denied a request");
         }
@@ -389,7 +417,7 @@ mod tests {
             u64::from(SHOWN_WARNINGS) * line_bytes("denied a request", "", "")
         );
         assert!(!budget.hit(), "warnings the job provoked never break its limit");
-        let small = LogBudget::new(LINE_BYTES);
+        let small = LogBudget::new(LINE_BYTES, Arc::default());
         small.warn("a warning longer than what is left");
         assert_eq!(small.hidden.load(Ordering::Relaxed), 1);
     }
