@@ -384,3 +384,102 @@ fn expected(what: &str, got: &Value) -> String {
     };
     format!("expected {what}, got {kind}")
 }
+
+#[cfg(test)]
+pub(crate) mod arbitrary {
+    //! Arbitrary JSON for property tests, biased towards what jobs hold: references,
+    //! operation and field names, case names.
+
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Strings a job might hold, and any string.
+    pub fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\$[.\\[\\]*?@()'a-z0-9=<>!&|, -]{0,16}",
+            prop::sample::select(vec![
+                "$",
+                "$.data",
+                "$.data[*]",
+                "$..*",
+                "GET",
+                "post",
+                "query",
+                "size",
+                "timeout",
+                "ok",
+                "err",
+                "now",
+            ])
+            .prop_map(String::from),
+            any::<String>(),
+        ]
+    }
+
+    /// Any JSON value up to 6 levels deep.
+    pub fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((text(), inner), 0..6)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::{Host, HostOptions};
+
+    /// Every parameter type of the built-in adaptors' operations: records, options,
+    /// enums, lists of tuples, variants, as real components declare them.
+    fn types() -> &'static [Type] {
+        static TYPES: OnceLock<Vec<Type>> = OnceLock::new();
+        TYPES.get_or_init(|| {
+            let host = Host::new(HostOptions::default()).expect("host");
+            let mut types = Vec::new();
+            for name in crate::builtin_adaptors() {
+                let adaptor = host.load_builtin(name).expect("built-in adaptor loads");
+                for operation in adaptor.operations() {
+                    types.extend(operation.params.iter().map(|p| p.ty.clone()));
+                }
+            }
+            types
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn to_val_never_panics_and_its_values_convert_back(value in arbitrary::json(), index in any::<prop::sample::Index>()) {
+            let ty = index.get(types());
+            if let Ok(val) = to_val(&value, ty) {
+                let _ = to_json(&val);
+            }
+        }
+    }
+
+    #[test]
+    fn to_val_refuses_values_deeper_than_the_limit() {
+        let mut deep = Value::from("x");
+        for _ in 0..MAX_DEPTH {
+            deep = Value::Array(vec![deep]);
+        }
+        let problem = to_val(&deep, &Type::String).unwrap_err();
+        assert!(problem.contains("nesting depth limit of 200"), "{problem}");
+        assert!(to_val(&Value::Array(vec![Value::from(1)]), &Type::String).is_ok());
+    }
+}

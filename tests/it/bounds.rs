@@ -114,3 +114,53 @@ async fn log_limit_counts_the_bytes_of_empty_lines() {
     let outcome = run(probe(), r#"[{"logFlood": [100000, 0]}]"#, json!({}), &with(limits)).await;
     assert_eq!(limit_of(outcome.error), Limit::LogBytes(10_000));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "until session.rs output_of parses with limits::parse_json (see docs/SECURITY.md)"]
+async fn an_adaptor_output_of_millions_of_values_is_refused_before_it_is_parsed() {
+    // 4 million `{}`: 12 MB of text, 442 MB resident once parsed.
+    let body = format!("[{}]", vec!["{}"; 4_000_000].join(","));
+    let server =
+        simulators::Running::start(axum::Router::new().route("/many", axum::routing::get(move || async move { body })));
+    let url = format!("{}/many", server.url());
+    let limits = Limits {
+        memory_bytes: 1024 << 20,
+        ..Limits::default()
+    };
+    let job = json!([{"fetch": [url]}]).to_string();
+    let outcome = run(probe(), &job, json!({"endpoint": url}), &with(limits)).await;
+    let message = outcome.state["errors"]["test"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("state size limit of 64 MiB") && message.contains("--max-state-size"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "until Session::log writes through Sandbox::host_log (see docs/SECURITY.md)"]
+async fn log_limit_counts_the_lines_of_the_log_built_in() {
+    let job = json!([
+        {"cursor": [vec![1; 1000], {"key": "list"}]},
+        {"each": ["$.list[*]", {"log": ["x".repeat(100)]}]}
+    ]);
+    let limits = Limits {
+        log_bytes: 10_000,
+        ..Limits::default()
+    };
+    let outcome = run(probe(), &job.to_string(), json!({}), &with(limits)).await;
+    assert_eq!(limit_of(outcome.error), Limit::LogBytes(10_000));
+}
+
+#[test]
+#[ignore = "until hooks.rs warns through LogBudget::warn (see docs/SECURITY.md)"]
+fn denied_request_warnings_are_shown_a_few_times_then_summarised() {
+    // 30 MB of "denied a request" warnings in 10 s, none counted.
+    let job = json!([{"fetchMany": ["http://127.0.0.2:9/x", 5000]}]);
+    let (_, stderr, _) = cli_probe(&job, &[]);
+    let warnings = stderr.lines().filter(|l| l.contains("denied a request")).count();
+    assert!((1..=10).contains(&warnings), "{warnings} warnings:\n{stderr}");
+    assert!(
+        stderr.contains("more warnings and lines about this job were not shown"),
+        "{stderr}"
+    );
+}

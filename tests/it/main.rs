@@ -33,6 +33,8 @@ mod opencrvs;
 mod openlmis;
 /// The host's network policy, independent of any guest-side URL check.
 mod policy;
+/// Property tests: job parsing and --allow-host rules on arbitrary input.
+mod properties;
 /// OpenLMIS requisitions: the status machine, ETags, idempotency, batch approval.
 mod requisitions;
 /// OpenLMIS retries: which failures, how often, how long.

@@ -422,6 +422,54 @@ mod tests {
         assert_eq!(small.hidden.load(Ordering::Relaxed), 1);
     }
 
+    /// Collects what a tracing subscriber writes.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn request_lines_and_warnings_are_masked_and_within_the_limit() {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let redactor = Arc::new(Redactor::from_secrets(vec!["s3cret pass".into()]));
+            let budget = LogBudget::new(4 * LINE_BYTES, redactor);
+            budget.request("GET", "http://127.0.0.1:9", "/api/s3cret%20pass");
+            budget.warn("denied a request to /s3cret pass");
+            for _ in 0..100 {
+                budget.request("GET", "http://127.0.0.1:9", "/api/x");
+            }
+            assert!(budget.used.load(Ordering::Relaxed) <= 4 * LINE_BYTES);
+            assert!(!budget.hit());
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("path=\"/api/****\"") && text.contains("denied a request to /****"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("more warnings and lines about this job were not shown"),
+            "{text}"
+        );
+        assert!(text.lines().count() < 10, "{text}");
+    }
+
     #[test]
     fn host_lines_share_the_budget_with_the_guest() {
         let engine = wasmtime::Engine::default();
