@@ -88,11 +88,11 @@ async fn operations_nest_at_most_the_nesting_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_time_limit_stops_a_loop_of_built_ins_that_never_calls_the_adaptor() {
-    // A million cursor steps and no adaptor call: nothing awaited, so the time-out
-    // never got a chance to fire until each yielded between items.
+    // A million steps, no adaptor call and no log line: nothing awaited, so the
+    // time-out never got a chance to fire until each yielded between items.
     let job = json!([
         {"cursor": [vec![1; 1000], {"key": "list"}]},
-        {"each": ["$.list[*]", {"each": ["$.list[*]", {"cursor": ["$.index"]}]}]}
+        {"each": ["$.list[*]", {"each": ["$.list[*]", {"fnIf": [false, {"log": ["never"]}]}]}]}
     ]);
     let limits = Limits {
         wall_time: Duration::from_millis(300),

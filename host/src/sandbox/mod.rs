@@ -363,7 +363,7 @@ impl LogBudget {
         }
         let path = self.redactor.text(path);
         if self.take(line_bytes(&path, method, origin)) {
-            tracing::debug!(method, origin, path, "request");
+            tracing::debug!(%method, %origin, path, "request");
         } else {
             self.hidden.fetch_add(1, Ordering::Relaxed);
         }
