@@ -127,4 +127,19 @@ mod tests {
             Err(Unresolved::Limit(Limit::Depth(MAX_DEPTH)))
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn resolve_never_panics_and_stays_within_its_budget(
+            arg in crate::values::arbitrary::json(),
+            state in crate::values::arbitrary::json(),
+            max_bytes in 0u64..100_000,
+        ) {
+            if let Ok(resolved) = resolve(&arg, &state, max_bytes) {
+                let literal = json_size(&arg, u64::MAX).unwrap().bytes;
+                let size = json_size(&resolved, u64::MAX).unwrap();
+                proptest::prop_assert!(size.bytes <= max_bytes + literal, "{} > {max_bytes} + {literal}", size.bytes);
+            }
+        }
+    }
 }
