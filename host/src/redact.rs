@@ -137,11 +137,7 @@ impl Redactor {
         let mut stack = vec![value];
         while let Some(value) = stack.pop() {
             match value {
-                Value::String(s) => {
-                    if forms.is_match(s.as_str()) {
-                        *s = self.text(s);
-                    }
-                }
+                Value::String(s) if forms.is_match(s.as_str()) => *s = self.text(s),
                 Value::Array(items) => stack.extend(items.iter_mut()),
                 Value::Object(map) => {
                     if map.keys().any(|k| forms.is_match(k.as_str())) {

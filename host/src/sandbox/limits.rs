@@ -116,7 +116,7 @@ struct Bytes(u64);
 
 impl fmt::Display for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 >= 1 << 20 && self.0 % (1 << 20) == 0 {
+        if self.0 >= 1 << 20 && self.0.is_multiple_of(1 << 20) {
             write!(f, "{} MiB", self.0 >> 20)
         } else {
             write!(f, "{} bytes", self.0)
