@@ -156,12 +156,14 @@ impl<'a> Session<'a> {
         let called = func.call_async(&mut self.store, &params, &mut results).await;
         self.check_call(&op_name, called)?;
         match &results[0] {
-            Val::Result(Ok(Some(output))) => output_of(output).map_err(|problem| Error::Operation {
-                operation: op_name,
-                kind: "invalid-output".into(),
-                message: format!("the adaptor returned an output the host cannot read: {problem}"),
-                details: Value::Null,
-            }),
+            Val::Result(Ok(Some(output))) => {
+                output_of(output, self.limits.state_bytes).map_err(|problem| Error::Operation {
+                    operation: op_name,
+                    kind: "invalid-output".into(),
+                    message: format!("the adaptor returned an output the host cannot read: {problem}"),
+                    details: Value::Null,
+                })
+            }
             Val::Result(Err(Some(error))) => Err(self.guest_error(&op_name, error)),
             other => Err(Error::Internal(format!("unexpected result shape {other:?}"))),
         }
@@ -211,14 +213,15 @@ impl<'a> Session<'a> {
     }
 
     /// Writes a line to the job's log as the job's own (masked), for host-side
-    /// operations such as `log`.
-    pub fn log(&self, message: &str) {
-        self.log.line(LogLevel::Info, LogSource::Job, message);
-    }
-
-    /// Writes a line of the host's own to the job's log (masked).
-    pub fn host_log(&self, level: LogLevel, message: &str) {
-        self.log.line(level, LogSource::Host, message);
+    /// operations such as `log`, counted against the job's log limit.
+    pub fn log(&self, message: &str) -> Result<()> {
+        self.store
+            .data()
+            .host_log(LogLevel::Info, LogSource::Job, message)
+            .map_err(|limit| Error::Limit {
+                operation: "log".into(),
+                limit,
+            })
     }
 
     /// The largest linear memory the adaptor's instance reached, in bytes.
@@ -235,13 +238,15 @@ impl<'a> Session<'a> {
 /// The WIT `output` record as the host's [`OperationOutput`]: `data` parsed, the
 /// `response-info` as the object OpenFn puts in `state.response` (headers as an object,
 /// repeated names joined with `, `, `extra` fields merged in).
-fn output_of(output: &Val) -> std::result::Result<OperationOutput, String> {
+fn output_of(output: &Val, max_bytes: u64) -> std::result::Result<OperationOutput, String> {
     let Val::Record(fields) = output else {
         return Err("not a record".into());
     };
     let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let json_text = |val: &Val| match val {
-        Val::String(text) => serde_json::from_str(text).map_err(|e| format!("data is not JSON: {e}")),
+        Val::String(text) => {
+            crate::sandbox::limits::parse_json(text, max_bytes).map_err(|e| format!("data refused: {e}"))
+        }
         _ => Err("data is not a string".into()),
     };
     let data = json_text(get("data").ok_or("no data field")?)?;

@@ -20,9 +20,30 @@ use serde_json::{Map, Value};
 use wasmtime::component::{Type, Val};
 
 use crate::names::{camel_case, kebab_case};
+use crate::sandbox::limits::{Limit, MAX_DEPTH, json_size};
+
+/// The message for a type or value nested too deep.
+fn too_deep() -> String {
+    format!("breaks the {}", Limit::Depth(MAX_DEPTH))
+}
 
 /// Converts `value` to a component value of type `ty`, or says what was expected.
+///
+/// Neither the value nor the type may nest deeper than [`MAX_DEPTH`]: the conversion
+/// recurses on both, and a component's types are as untrusted as a job's values.
 pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
+    if json_size(value, u64::MAX).is_err() {
+        return Err(format!("the value {}", too_deep()));
+    }
+    convert(value, ty, 1)
+}
+
+/// [`to_val`] for a value `depth` levels into the argument.
+fn convert(value: &Value, ty: &Type, depth: usize) -> Result<Val, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("the type {}", too_deep()));
+    }
+    let to_val = |value: &Value, ty: &Type| convert(value, ty, depth + 1);
     Ok(match ty {
         Type::Bool => Val::Bool(value.as_bool().ok_or_else(|| expected("a boolean", value))?),
         Type::S8 => Val::S8(int(value, "s8")?),
@@ -206,8 +227,19 @@ pub fn to_val(value: &Value, ty: &Type) -> Result<Val, String> {
 }
 
 /// Converts a component value to JSON: records become objects with camelCase keys,
-/// variants `{"case": payload}` (or the case name alone), enums their name.
+/// variants `{"case": payload}` (or the case name alone), enums their name. Parts
+/// nested deeper than [`MAX_DEPTH`] (which only a component's own types can cause)
+/// become `null`.
 pub fn to_json(val: &Val) -> Value {
+    json_at(val, 1)
+}
+
+/// [`to_json`] for a part `depth` levels into the value.
+fn json_at(val: &Val, depth: usize) -> Value {
+    if depth > MAX_DEPTH {
+        return Value::Null;
+    }
+    let to_json = |val: &Val| json_at(val, depth + 1);
     match val {
         Val::Bool(b) => Value::Bool(*b),
         Val::S8(n) => (*n).into(),
@@ -253,8 +285,18 @@ pub fn to_json(val: &Val) -> Value {
     }
 }
 
-/// A WIT-like name for a type, for messages and `adaptor-host list`.
+/// A WIT-like name for a type, for messages and `adaptor-host list`; types nested
+/// deeper than [`MAX_DEPTH`] are shown as `...`.
 pub fn type_name(ty: &Type) -> String {
+    name_at(ty, 1)
+}
+
+/// [`type_name`] for a type `depth` levels into another.
+fn name_at(ty: &Type, depth: usize) -> String {
+    if depth > MAX_DEPTH {
+        return "...".into();
+    }
+    let type_name = |ty: &Type| name_at(ty, depth + 1);
     match ty {
         Type::Bool => "bool".into(),
         Type::S8 => "s8".into(),
@@ -341,4 +383,103 @@ fn expected(what: &str, got: &Value) -> String {
         Value::Object(_) => "an object",
     };
     format!("expected {what}, got {kind}")
+}
+
+#[cfg(test)]
+pub(crate) mod arbitrary {
+    //! Arbitrary JSON for property tests, biased towards what jobs hold: references,
+    //! operation and field names, case names.
+
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Strings a job might hold, and any string.
+    pub fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\$[.\\[\\]*?@()'a-z0-9=<>!&|, -]{0,16}",
+            prop::sample::select(vec![
+                "$",
+                "$.data",
+                "$.data[*]",
+                "$..*",
+                "GET",
+                "post",
+                "query",
+                "size",
+                "timeout",
+                "ok",
+                "err",
+                "now",
+            ])
+            .prop_map(String::from),
+            any::<String>(),
+        ]
+    }
+
+    /// Any JSON value up to 6 levels deep.
+    pub fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(6, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((text(), inner), 0..6)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::{Host, HostOptions};
+
+    /// Every parameter type of the built-in adaptors' operations: records, options,
+    /// enums, lists of tuples, variants, as real components declare them.
+    fn types() -> &'static [Type] {
+        static TYPES: OnceLock<Vec<Type>> = OnceLock::new();
+        TYPES.get_or_init(|| {
+            let host = Host::new(HostOptions::default()).expect("host");
+            let mut types = Vec::new();
+            for name in crate::builtin_adaptors() {
+                let adaptor = host.load_builtin(name).expect("built-in adaptor loads");
+                for operation in adaptor.operations() {
+                    types.extend(operation.params.iter().map(|p| p.ty.clone()));
+                }
+            }
+            types
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn to_val_never_panics_and_its_values_convert_back(value in arbitrary::json(), index in any::<prop::sample::Index>()) {
+            let ty = index.get(types());
+            if let Ok(val) = to_val(&value, ty) {
+                let _ = to_json(&val);
+            }
+        }
+    }
+
+    #[test]
+    fn to_val_refuses_values_deeper_than_the_limit() {
+        let mut deep = Value::from("x");
+        for _ in 0..MAX_DEPTH {
+            deep = Value::Array(vec![deep]);
+        }
+        let problem = to_val(&deep, &Type::String).unwrap_err();
+        assert!(problem.contains("nesting depth limit of 200"), "{problem}");
+        assert!(to_val(&Value::Array(vec![Value::from(1)]), &Type::String).is_ok());
+    }
 }

@@ -3,6 +3,8 @@
 //!
 //! One test binary; each module is one topic.
 
+/// Host-side bounds: depth, state size, adaptor output, log bytes, memory refusals.
+mod bounds;
 /// Shared set-up: the host, simulators with canary credentials, the CLI runner.
 mod util;
 
@@ -25,6 +27,8 @@ mod kit;
 mod limits;
 /// Loading: the import allow-list, reflection, the compiled-component cache.
 mod load;
+/// Secrets with awkward characters stay masked in every escaped or encoded form.
+mod masking;
 /// The host's pooled HTTP client: connection reuse within and across jobs, HTTPS with
 /// HTTP/2 and an extra CA, and the resolved-address check on configured names.
 mod network;
@@ -34,6 +38,8 @@ mod opencrvs;
 mod openlmis;
 /// The host's network policy, independent of any guest-side URL check.
 mod policy;
+/// Property tests: job parsing and --allow-host rules on arbitrary input.
+mod properties;
 /// OpenLMIS requisitions: the status machine, ETags, idempotency, batch approval.
 mod requisitions;
 /// OpenLMIS retries: which failures, how often, how long.

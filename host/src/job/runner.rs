@@ -13,7 +13,7 @@ use crate::cancel::Cancel;
 use crate::compose::initial_state;
 use crate::engine::Host;
 use crate::error::Error;
-use crate::events::{JobLog, LogLevel};
+use crate::events::JobLog;
 use crate::redact::Redactor;
 use crate::sandbox::limits::{Limit, Limits};
 use crate::sandbox::policy::AllowRule;
@@ -101,7 +101,14 @@ pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, option
             started + options.limits.wall_time,
         ),
     };
-    let steps = run_steps(&mut session, job, &mut state, &configuration, &mut current);
+    let steps = run_steps(
+        &mut session,
+        job,
+        &mut state,
+        &configuration,
+        &options.limits,
+        &mut current,
+    );
     let error = tokio::select! {
         result = tokio::time::timeout_at(deadline.into(), steps) => match result {
             Ok(result) => result.err(),
@@ -128,25 +135,16 @@ async fn run_steps(
     job: &Job,
     state: &mut Value,
     configuration: &Value,
+    limits: &Limits,
     current: &mut Option<(usize, String)>,
 ) -> Result<(), Error> {
     session.configure(configuration).await?;
     for (i, step) in job.steps.iter().enumerate() {
         *current = Some((i, step.operation.clone()));
-        let started = Instant::now();
-        builtins::run(session, step, state).await.map_err(|e| match e {
+        builtins::run(session, step, state, limits).await.map_err(|e| match e {
             Error::Input(message) => Error::Input(format!("job step {}: {message}", i + 1)),
             other => other,
         })?;
-        session.host_log(
-            LogLevel::Debug,
-            &format!(
-                "operation {} ({}) done in {} ms",
-                i + 1,
-                step.operation,
-                started.elapsed().as_millis()
-            ),
-        );
     }
     *current = None;
     Ok(())

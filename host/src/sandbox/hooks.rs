@@ -9,6 +9,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
 
+use super::LogBudget;
 use super::client::Network;
 use super::policy::{Policy, default_port};
 
@@ -53,6 +54,7 @@ pub struct Hooks {
     policy: Arc<Policy>,
     network: Option<Network>,
     incidents: Arc<Incidents>,
+    log: Arc<LogBudget>,
     max_requests: u32,
     max_response_bytes: u64,
     max_wait: Duration,
@@ -61,11 +63,13 @@ pub struct Hooks {
 impl Hooks {
     /// Hooks enforcing `policy` and the given caps, sending through `network` (`None`:
     /// no network at all, every request is denied); `max_wait` bounds every time-out
-    /// (connect, first byte, between bytes) whatever the guest asks for.
+    /// (connect, first byte, between bytes) whatever the guest asks for. Warnings about
+    /// the job go to its `log`, within its log budget.
     pub fn new(
         policy: Arc<Policy>,
         network: Option<Network>,
         incidents: Arc<Incidents>,
+        log: Arc<LogBudget>,
         max_requests: u32,
         max_response_bytes: u64,
         max_wait: Duration,
@@ -74,6 +78,7 @@ impl Hooks {
             policy,
             network,
             incidents,
+            log,
             max_requests,
             max_response_bytes,
             max_wait,
@@ -107,26 +112,25 @@ impl WasiHttpHooks for Hooks {
         let sent = self.incidents.requests.fetch_add(1, Ordering::Relaxed) + 1;
         if sent > self.max_requests {
             self.incidents.requests_exceeded.store(true, Ordering::Relaxed);
-            tracing::warn!(
-                limit = self.max_requests,
-                "refused a request: the job used its request limit"
-            );
+            self.log.warn(&format!(
+                "refused a request: the job used its request limit of {}",
+                self.max_requests
+            ));
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         let network = match &self.network {
             Some(network) if self.policy.allows(&scheme, &host, port) => network.clone(),
             _ => {
                 self.incidents.deny(origin.clone());
-                tracing::warn!(
-                    %origin,
-                    "denied a request: the origin is not named by the job's configuration (pass --allow-host {origin} to allow it)"
-                );
+                self.log.warn(&format!(
+                    "denied a request to {origin}: the origin is not named by the job's configuration (pass --allow-host {origin} to allow it)"
+                ));
                 return Box::new(async { Err(HttpError::HttpRequestDenied) });
             }
         };
         let any_address = self.policy.allows_any_address(&scheme, &host, port);
-        // Never the query: some APIs take credentials there.
-        tracing::debug!(method = %request.method(), %origin, path = uri.path(), any_address, "request");
+        // Never the query: some APIs take credentials there; the path is masked.
+        self.log.request(request.method().as_str(), &origin, uri.path());
 
         let timeouts = network.timeouts(options, self.max_wait);
         let limit = self.max_response_bytes;
@@ -181,6 +185,7 @@ mod tests {
             Arc::new(policy),
             Some(network),
             Arc::clone(&incidents),
+            Arc::new(LogBudget::new(1 << 20, crate::events::JobLog::default())),
             max_requests,
             1 << 20,
             Duration::from_secs(1),

@@ -8,6 +8,7 @@ pub mod policy;
 pub mod resolve;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
@@ -32,8 +33,18 @@ mod bindings {
 
 use bindings::openfn::adaptor::host::{self as host_log, Level};
 
-/// Bytes of guest stderr kept per job (panic messages end up there).
-const STDERR_BYTES: usize = 64 << 10;
+/// Bytes of guest stderr kept per job (panic messages end up there, and from there in
+/// the job's error). Never more than the job's log limit; the guest's stdout is
+/// discarded.
+const STDERR_BYTES: u64 = 64 << 10;
+
+/// What a log line costs besides its message and fields: timestamp, level, field
+/// names and separators as the host's log formats write them.
+const LINE_BYTES: u64 = 64;
+
+/// How many warnings of the host about one job are written; the rest are counted and
+/// summarised in one line when the job ends.
+const SHOWN_WARNINGS: u32 = 10;
 
 /// The store data of one job.
 pub struct Sandbox {
@@ -61,14 +72,16 @@ impl Sandbox {
         log: JobLog,
         network: Option<Network>,
     ) -> Store<Sandbox> {
-        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        let stderr = MemoryOutputPipe::new(usize::try_from(STDERR_BYTES.min(limits.log_bytes)).unwrap_or(usize::MAX));
         // No environment, arguments, preopened directories or sockets: the defaults.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let incidents = Arc::new(Incidents::default());
+        let budget = Arc::new(LogBudget::new(limits.log_bytes, log));
         let hooks = Hooks::new(
             policy,
             network,
             Arc::clone(&incidents),
+            Arc::clone(&budget),
             limits.requests,
             limits.response_bytes,
             limits.wall_time,
@@ -87,10 +100,7 @@ impl Sandbox {
             },
             log: GuestLog {
                 operation: String::new(),
-                log,
-                used: 0,
-                max: limits.log_bytes,
-                hit: false,
+                budget,
             },
             cpu_ticks: 0,
             max_cpu_ticks,
@@ -118,11 +128,6 @@ impl Sandbox {
         store
     }
 
-    /// The largest linear memory the guest reached, in bytes.
-    pub fn peak_memory(&self) -> u64 {
-        self.memory.peak
-    }
-
     /// Names the operation about to run, for log lines.
     pub fn set_operation(&mut self, operation: &str) {
         self.log.operation = operation.to_string();
@@ -133,11 +138,11 @@ impl Sandbox {
         if let Some(limit) = self.broken {
             return Some(limit);
         }
-        if self.memory.hit {
+        if self.memory.hit || self.guest_out_of_memory() {
             return Some(Limit::Memory(self.memory.max));
         }
-        if self.log.hit {
-            return Some(Limit::LogBytes(self.log.max));
+        if self.log.budget.hit() {
+            return Some(Limit::LogBytes(self.log.budget.max));
         }
         if self.incidents.requests_exceeded() {
             return Some(Limit::Requests(limits.requests));
@@ -148,6 +153,32 @@ impl Sandbox {
         None
     }
 
+    /// Whether the guest's allocator gave up (Rust's "capacity overflow" for a request
+    /// beyond what a 32-bit guest can address, or "memory allocation of N bytes
+    /// failed"): the job needed more memory than it may have, though no growth reached
+    /// the limiter.
+    fn guest_out_of_memory(&self) -> bool {
+        let stderr = self.stderr.contents();
+        let stderr = String::from_utf8_lossy(&stderr);
+        stderr.contains("capacity overflow") || (stderr.contains("memory allocation of ") && stderr.contains(" failed"))
+    }
+
+    /// The largest linear memory the guest reached, in bytes.
+    pub fn peak_memory(&self) -> u64 {
+        self.memory.peak
+    }
+
+    /// Writes a log line of the job's own or of the host about it (the `log`
+    /// built-in, `cursor`), masked and counted against the job's log limit like the
+    /// adaptor's own lines. Past the limit the line is dropped and the limit is broken.
+    pub fn host_log(&self, level: LogLevel, source: LogSource, message: &str) -> Result<(), Limit> {
+        let budget = &self.log.budget;
+        let message = budget.log.redactor().text(message);
+        budget
+            .charge(line_bytes(&message, ""))
+            .map(|()| budget.log.line(level, source, &message))
+    }
+
     /// What the network hooks saw.
     pub fn incidents(&self) -> &Incidents {
         &self.incidents
@@ -156,6 +187,7 @@ impl Sandbox {
     /// The guest's stderr so far (redacted), e.g. a panic message.
     pub fn stderr(&self) -> String {
         self.log
+            .budget
             .log
             .redactor()
             .text(String::from_utf8_lossy(&self.stderr.contents()).trim())
@@ -234,18 +266,19 @@ impl ResourceLimiter for MemoryLimiter {
 /// against the log limit, then sent (masked) as the run's `adaptor` lines.
 pub struct GuestLog {
     operation: String,
-    log: JobLog,
-    used: u64,
-    max: u64,
-    hit: bool,
+    budget: Arc<LogBudget>,
 }
 
 impl host_log::Host for GuestLog {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        self.used += message.len() as u64;
-        if self.used > self.max {
-            self.hit = true;
-            return Err(wasmtime::Error::msg(Limit::LogBytes(self.max).to_string()));
+        let message = self.budget.log.redactor().text(&message);
+        let message = if self.operation.is_empty() {
+            message
+        } else {
+            format!("{}: {message}", self.operation)
+        };
+        if let Err(limit) = self.budget.charge(line_bytes(&message, "")) {
+            return Err(wasmtime::Error::msg(limit.to_string()));
         }
         let level = match level {
             Level::Trace => LogLevel::Trace,
@@ -254,12 +287,215 @@ impl host_log::Host for GuestLog {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        let message = if self.operation.is_empty() {
-            message
-        } else {
-            format!("{}: {message}", self.operation)
-        };
-        self.log.line(level, LogSource::Adaptor, &message);
+        self.budget.log.line(level, LogSource::Adaptor, &message);
         Ok(())
+    }
+}
+
+/// What writing one line costs against the log limit: the message, its fields and
+/// the line's fixed part, so that empty lines are not free.
+fn line_bytes(message: &str, fields: &str) -> u64 {
+    (message.len() + fields.len()) as u64 + LINE_BYTES
+}
+
+/// The bytes one job may cause to be logged ([`Limits::log_bytes`]), shared by the
+/// adaptor's log, the host's lines about the job and its warnings, with the job's
+/// masking.
+#[derive(Debug)]
+pub struct LogBudget {
+    log: JobLog,
+    max: u64,
+    used: AtomicU64,
+    hit: AtomicBool,
+    /// Warnings and request lines not shown: past [`SHOWN_WARNINGS`] or the limit.
+    hidden: AtomicU32,
+    warnings: AtomicU32,
+}
+
+impl LogBudget {
+    fn new(max: u64, log: JobLog) -> LogBudget {
+        LogBudget {
+            log,
+            max,
+            used: AtomicU64::new(0),
+            hit: AtomicBool::new(false),
+            hidden: AtomicU32::new(0),
+            warnings: AtomicU32::new(0),
+        }
+    }
+
+    /// Takes `bytes` from the budget for one line, or breaks the limit (and the line
+    /// must not be written).
+    fn charge(&self, bytes: u64) -> Result<(), Limit> {
+        let used = self.used.fetch_add(bytes, Ordering::Relaxed).saturating_add(bytes);
+        if used > self.max {
+            self.hit.store(true, Ordering::Relaxed);
+            return Err(Limit::LogBytes(self.max));
+        }
+        Ok(())
+    }
+
+    /// Whether the job tried to log more than the limit.
+    fn hit(&self) -> bool {
+        self.hit.load(Ordering::Relaxed)
+    }
+
+    /// Writes a warning of the host about the job (a denied request, a refused one),
+    /// masked: the first [`SHOWN_WARNINGS`], within the log limit; the others are
+    /// counted and summarised in one line when the job ends. A job cannot flood the
+    /// host's log by provoking warnings, and repeating them never breaks its limit.
+    pub fn warn(&self, message: &str) {
+        let shown = self.warnings.fetch_add(1, Ordering::Relaxed) < SHOWN_WARNINGS;
+        let message = self.log.redactor().text(message);
+        if shown && self.take(line_bytes(&message, "")) {
+            self.log.line(LogLevel::Warn, LogSource::Host, &message);
+        } else {
+            self.hidden.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes the debug line of one request the job sends, its path masked (a path
+    /// may hold a secret the job put there), within the log limit.
+    pub fn request(&self, method: &str, origin: &str, path: &str) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let path = self.log.redactor().text(path);
+        let fields = format!("{method}{origin}");
+        if self.take(line_bytes(&path, &fields)) {
+            tracing::debug!(%method, %origin, path, "request");
+        } else {
+            self.hidden.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes `bytes` for a line of the host's if they fit, without breaking the limit.
+    fn take(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                (used + bytes <= self.max).then_some(used + bytes)
+            })
+            .is_ok()
+    }
+}
+
+impl Drop for LogBudget {
+    fn drop(&mut self) {
+        let hidden = *self.hidden.get_mut();
+        if hidden > 0 {
+            self.log.line(
+                LogLevel::Warn,
+                LogSource::Host,
+                &format!("{hidden} more warnings and lines about this job were not shown"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Redactor;
+
+    fn masked(secret: &str) -> JobLog {
+        JobLog::default().masked_with(Arc::new(Redactor::from_secrets(vec![secret.into()])))
+    }
+
+    #[test]
+    fn every_line_costs_its_bytes_and_the_fixed_part() {
+        let budget = LogBudget::new(10 * LINE_BYTES, JobLog::default());
+        for _ in 0..10 {
+            budget.charge(line_bytes("", "")).unwrap();
+        }
+        assert_eq!(budget.charge(line_bytes("", "")), Err(Limit::LogBytes(10 * LINE_BYTES)));
+        assert!(budget.hit());
+    }
+
+    #[test]
+    fn warnings_are_shown_up_to_a_count_then_only_counted() {
+        let budget = LogBudget::new(1 << 20, masked("s3cret"));
+        for _ in 0..1000 {
+            budget.warn("denied a request");
+        }
+        assert_eq!(budget.hidden.load(Ordering::Relaxed), 1000 - SHOWN_WARNINGS);
+        assert_eq!(
+            budget.used.load(Ordering::Relaxed),
+            u64::from(SHOWN_WARNINGS) * line_bytes("denied a request", "")
+        );
+        assert!(!budget.hit(), "warnings the job provoked never break its limit");
+        let small = LogBudget::new(LINE_BYTES, JobLog::default());
+        small.warn("a warning longer than what is left");
+        assert_eq!(small.hidden.load(Ordering::Relaxed), 1);
+    }
+
+    /// Collects what a tracing subscriber writes.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn request_lines_and_warnings_are_masked_and_within_the_limit() {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let budget = LogBudget::new(4 * LINE_BYTES, masked("s3cret pass"));
+            budget.request("GET", "http://127.0.0.1:9", "/api/s3cret%20pass");
+            budget.warn("denied a request to /s3cret pass");
+            for _ in 0..100 {
+                budget.request("GET", "http://127.0.0.1:9", "/api/x");
+            }
+            assert!(budget.used.load(Ordering::Relaxed) <= 4 * LINE_BYTES);
+            assert!(!budget.hit());
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.contains("path=\"/api/****\"") && text.contains("denied a request to /****"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("more warnings and lines about this job were not shown"),
+            "{text}"
+        );
+        assert!(text.lines().count() < 10, "{text}");
+    }
+
+    #[test]
+    fn host_lines_share_the_budget_with_the_guest() {
+        let engine = wasmtime::Engine::default();
+        let limits = Limits {
+            log_bytes: 3 * LINE_BYTES,
+            ..Limits::default()
+        };
+        let store = Sandbox::store(
+            &engine,
+            &limits,
+            Arc::new(Policy::new(Vec::new())),
+            JobLog::default(),
+            None,
+        );
+        let line = |text| store.data().host_log(LogLevel::Info, LogSource::Job, text);
+        line("one").unwrap();
+        line("two").unwrap();
+        assert_eq!(line("three"), Err(Limit::LogBytes(3 * LINE_BYTES)));
+        assert_eq!(
+            store.data().broken_limit(&limits),
+            Some(Limit::LogBytes(3 * LINE_BYTES))
+        );
     }
 }

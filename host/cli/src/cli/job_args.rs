@@ -88,6 +88,11 @@ pub struct LimitArgs {
     #[arg(long, value_name = "KIB", default_value_t = 1024)]
     max_log_size: u64,
 
+    /// Size of the job's state as it takes in memory, in MiB: a job whose state grows
+    /// past it is stopped.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_state_size: u64,
+
     /// Wall-clock limit for the whole run, across a workflow's steps, in seconds.
     /// Default: none (each job still has --timeout).
     #[arg(long, value_name = "SECONDS")]
@@ -114,22 +119,28 @@ impl LimitArgs {
     }
 
     fn limits(&self) -> Result<Limits, String> {
-        let memory_bytes = self.max_memory << 20;
-        if memory_bytes == 0 || memory_bytes > MAX_MEMORY_BYTES {
-            return Err(format!(
-                "--max-memory must be between 1 and {} MiB, got {}",
-                MAX_MEMORY_BYTES >> 20,
-                self.max_memory
-            ));
-        }
         Ok(Limits {
-            memory_bytes,
+            memory_bytes: scaled("--max-memory", self.max_memory, 20, 1, MAX_MEMORY_BYTES >> 20, "MiB")?,
             cpu_time: seconds("--max-cpu", self.max_cpu)?,
             wall_time: seconds("--timeout", self.timeout)?,
             requests: self.max_requests,
-            response_bytes: self.max_response_size << 20,
-            log_bytes: self.max_log_size << 10,
+            response_bytes: scaled("--max-response-size", self.max_response_size, 20, 1, MAX_MIB, "MiB")?,
+            log_bytes: scaled("--max-log-size", self.max_log_size, 10, 1, MAX_MIB << 10, "KiB")?,
+            state_bytes: scaled("--max-state-size", self.max_state_size, 20, 1, MAX_MIB, "MiB")?,
         })
+    }
+}
+
+/// The largest size flag in MiB: 1 TiB, far above what a job can use, and far below
+/// where shifting to bytes would wrap.
+const MAX_MIB: u64 = 1 << 20;
+
+/// `value` (in units of `1 << shift` bytes) in bytes, when it lies in `min..=max`.
+fn scaled(flag: &str, value: u64, shift: u32, min: u64, max: u64, unit: &str) -> Result<u64, String> {
+    if (min..=max).contains(&value) {
+        Ok(value << shift)
+    } else {
+        Err(format!("{flag} must be between {min} and {max} {unit}, got {value}"))
     }
 }
 
