@@ -109,6 +109,17 @@ pub enum Error {
         message: String,
     },
 
+    /// A JavaScript job failed: its code threw, an adaptor operation failed, or the
+    /// runtime refused the job; `name` is OpenFn's error class (`JobError`,
+    /// `RuntimeError`, `AdaptorError`, `RuntimeCrash`, `CompileError`, ...).
+    #[error("{name}: {message}")]
+    Job {
+        /// OpenFn's error class.
+        name: String,
+        /// What went wrong (masked).
+        message: String,
+    },
+
     /// Something failed in the host itself.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -128,6 +139,7 @@ impl Error {
             Error::Limit { .. } => "limit",
             Error::Denied { .. } => "denied",
             Error::Trap { .. } => "trap",
+            Error::Job { .. } => "job",
             Error::Internal(_) => "internal",
         }
     }
