@@ -468,9 +468,8 @@ export function __defer(fn, complete = p => p, error = e => { throw e; }) {
 N.classify = (e, operation) => {
   const entry = { source: 'runtime' };
   if (e && typeof e === 'object' && e[ADAPTOR] !== undefined) {
-    const { kind, ...fields } = e[ADAPTOR];
     Object.assign(entry, { name: 'AdaptorError', severity: 'fail', message: e.message });
-    entry.details = { message: e.message, ...fields };
+    entry.details = { message: e.message, ...e[ADAPTOR] };
     if (operation?.name) entry.operationName = operation.name;
     if (operation?.line) entry.line = operation.line;
   } else if (e instanceof TypeError || e instanceof RangeError) {

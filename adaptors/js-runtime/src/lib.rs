@@ -119,9 +119,10 @@ impl Job {
             .get(js_string!("runJob"), context)
             .map_err(|e| internal(&e.to_string()))?;
         let run_job = run_job.as_callable().ok_or_else(|| internal("runJob is missing"))?;
-        let promise = run_job
-            .call(&JsValue::undefined(), &[operations, input.clone(), infos], context)
-            .map_err(|e| internal(&e.to_string()))?;
+        let promise = match run_job.call(&JsValue::undefined(), &[operations, input.clone(), infos], context) {
+            Ok(promise) => promise,
+            Err(e) => return Err(self.failure_for(Some(e), &JsValue::undefined(), &input)),
+        };
         let promise = promise
             .as_promise()
             .ok_or_else(|| internal("runJob did not return a promise"))?;
@@ -182,8 +183,12 @@ impl Job {
                 Some(e) => match e.into_opaque(context) {
                     Ok(value) => self.classify(&value),
                     // Uncatchable engine errors: Boa's recursion and stack limits.
-                    Err(e) => json!({"name": "RuntimeError", "severity": "fail", "subtype": "RangeError",
-                        "message": format!("RangeError: Maximum call stack size exceeded ({e})")}),
+                    Err(e) => {
+                        let text = e.to_string();
+                        let first = text.lines().next().unwrap_or_default();
+                        json!({"name": "RuntimeError", "severity": "fail", "subtype": "RangeError",
+                            "message": format!("RangeError: Maximum call stack size exceeded ({first})")})
+                    }
                 },
             }
         };
@@ -199,7 +204,7 @@ impl Job {
             .get(js_string!("classify"), context)
             .ok()
             .and_then(|f| f.as_callable())
-            .and_then(|f| f.call(&JsValue::undefined(), &[value.clone()], context).ok());
+            .and_then(|f| f.call(&JsValue::undefined(), std::slice::from_ref(value), context).ok());
         match classified {
             Some(entry) => json::to_json(&entry, context).ok().flatten().unwrap_or(Value::Null),
             None => json!({"name": "JobError", "severity": "fail", "message": value.display().to_string()}),

@@ -7,7 +7,9 @@ use std::time::Duration;
 use std::collections::HashMap;
 
 use adaptor_host::workflow::{Step, Workflow};
-use adaptor_host::{Adaptor, AllowRule, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, RunOptions, run_job};
+use adaptor_host::{
+    Adaptor, AllowRule, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, RunOptions, run_job, run_js_job,
+};
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +110,8 @@ impl LimitArgs {
 pub enum Plan {
     /// One job with one adaptor.
     Job { adaptor: Adaptor, job: Job },
+    /// One JavaScript job (a `.js` file, as OpenFn users write them) with one adaptor.
+    JsJob { adaptor: Adaptor, source: String },
     /// A workflow, with the adaptors its steps name (loaded once each).
     Workflow {
         workflow: Workflow,
@@ -134,6 +138,14 @@ impl Prepared {
                     state["configuration"] = configuration.clone();
                 }
                 let outcome = run_job(&self.host, adaptor, job, state, &self.options).await;
+                let failure = outcome.error.is_some().then(|| failures(&outcome.state));
+                (outcome.state, failure)
+            }
+            Plan::JsJob { adaptor, source } => {
+                if let Some(configuration) = &self.configuration {
+                    state["configuration"] = configuration.clone();
+                }
+                let outcome = run_js_job(&self.host, adaptor, source, state, &self.options).await;
                 let failure = outcome.error.is_some().then(|| failures(&outcome.state));
                 (outcome.state, failure)
             }
@@ -198,8 +210,13 @@ impl JobArgs {
     pub fn prepare(&self) -> Result<Prepared, String> {
         let limits = self.limits.limits()?;
         let text = read(&self.job, "job")?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: the job is not valid JSON: {e}", self.job.display()))?;
+        let javascript = self.job.extension().is_some_and(|e| e == "js");
+        let value: Value = if javascript {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{}: the job is not valid JSON: {e}", self.job.display()))?
+        };
         let configuration = self
             .credentials
             .as_deref()
@@ -212,7 +229,16 @@ impl JobArgs {
         };
         let host = Host::new(HostOptions { cache_dir }).map_err(|e| e.to_string())?;
         let load = |name: &str| host.load_named(name).map_err(|e| e.to_string());
-        let plan = if Workflow::looks_like(&value) {
+        let plan = if javascript {
+            let name = self
+                .adaptor
+                .as_deref()
+                .ok_or("a job needs an adaptor: give -a openlmis, -a opencrvs or -a PATH.wasm")?;
+            Plan::JsJob {
+                adaptor: load(name)?,
+                source: text,
+            }
+        } else if Workflow::looks_like(&value) {
             let base = self.job.parent().unwrap_or(Path::new("."));
             let workflow = Workflow::from_value(&value, base).map_err(|e| format!("{}: {e}", self.job.display()))?;
             let mut adaptors = HashMap::new();
