@@ -22,9 +22,11 @@ use std::process::Command;
 /// The components the build exports as `<NAME>_WASM` paths (the adaptors the binary
 /// embeds, and the test-only probes the integration tests load from their paths), with
 /// the WIT folder (under the repository) and package whose `operations` docs they carry.
-const GUESTS: [(&str, &str, &str); 4] = [
+const GUESTS: [(&str, &str, &str); 5] = [
     ("openlmis", "wit", "openlmis"),
     ("opencrvs", "wit", "opencrvs"),
+    // The JavaScript runtime (not an adaptor: it has no `operations`, so no docs).
+    ("js_runtime", "wit", "runtime"),
     ("probe", "adaptors/testing/wit", "probe"),
     ("fs_probe", "adaptors/testing/wit", "probe"),
 ];
@@ -33,12 +35,13 @@ const GUESTS: [(&str, &str, &str); 4] = [
 const DOCS_SECTION: &str = "openfn:docs";
 
 /// The guest workspace's manifests (dep-info does not list them).
-const MANIFESTS: [&str; 7] = [
+const MANIFESTS: [&str; 8] = [
     "Cargo.toml",
     "Cargo.lock",
     "kit/Cargo.toml",
     "openlmis/Cargo.toml",
     "opencrvs/Cargo.toml",
+    "js-runtime/Cargo.toml",
     "testing/probe/Cargo.toml",
     "testing/fs-probe/Cargo.toml",
 ];

@@ -184,6 +184,11 @@ impl Host {
         })?;
         self.load(&name, &bytes)
     }
+
+    /// The compiled-component cache, if the host has one.
+    pub(crate) fn cache(&self) -> Option<&Cache> {
+        self.cache.as_ref()
+    }
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`]; stops and joins on drop without

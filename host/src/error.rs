@@ -112,6 +112,16 @@ pub enum Error {
     /// The run was cancelled through its handle.
     #[error("cancelled")]
     Cancelled,
+    /// A JavaScript job failed: its code threw, an adaptor operation failed, or the
+    /// runtime refused the job; `name` is OpenFn's error class (`JobError`,
+    /// `RuntimeError`, `AdaptorError`, `RuntimeCrash`, `CompileError`, ...).
+    #[error("{name}: {message}")]
+    Job {
+        /// OpenFn's error class.
+        name: String,
+        /// What went wrong (masked).
+        message: String,
+    },
 
     /// Something failed in the host itself.
     #[error("internal error: {0}")]
@@ -133,6 +143,7 @@ impl Error {
             Error::Denied { .. } => "denied",
             Error::Trap { .. } => "trap",
             Error::Cancelled => "cancelled",
+            Error::Job { .. } => "job",
             Error::Internal(_) => "internal",
         }
     }

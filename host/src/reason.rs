@@ -4,6 +4,7 @@
 //! | reason | when | error types |
 //! |---|---|---|
 //! | `success` | nothing failed | none |
+//! | (JavaScript jobs) | as OpenFn's runtime classifies the error the job's code raised | `JobError`, `RuntimeError`, `AdaptorError` fail; `RuntimeCrash`, `CompileError` crash |
 //! | `fail` | the job reported an error: an adaptor operation failed, an argument or a `$` reference did not fit, the configuration was refused | `AdaptorError`, `JobError`, `ConfigurationError` |
 //! | `crash` | the plan could not run: the plan or its input is malformed, an adaptor will not load, the job calls an operation that does not exist, the adaptor component crashed | `InputError`, `ImportError`, `RuntimeCrash` |
 //! | `kill` | a limit stopped it (the message names the limit and its flag), or the network policy denied a request | `TimeoutError` (wall, CPU or run time), `OOMError`, `LimitError` (requests, response size, log volume), `SecurityError` |
@@ -74,13 +75,19 @@ impl Error {
             Error::Limit { .. } | Error::Denied { .. } => Reason::Kill,
             Error::Cancelled => Reason::Cancel,
             Error::Internal(_) => Reason::Exception,
+            Error::Job { name, .. } => match name.as_str() {
+                "RuntimeCrash" | "CompileError" | "ImportError" | "ReferenceError" | "SyntaxError" => Reason::Crash,
+                "TimeoutError" | "OOMError" | "LimitError" | "SecurityError" | "StateTooLargeError" => Reason::Kill,
+                _ => Reason::Fail,
+            },
         }
     }
 
     /// The error's type as OpenFn names such errors (`AdaptorError`, `TimeoutError`,
     /// ...): see the table in [this module](crate::reason).
-    pub fn error_type(&self) -> &'static str {
+    pub fn error_type(&self) -> &str {
         match self {
+            Error::Job { name, .. } => name,
             Error::Operation { .. } => "AdaptorError",
             Error::Argument { .. } | Error::Input(_) => "JobError",
             Error::Configuration(_) => "ConfigurationError",

@@ -15,7 +15,8 @@ use crate::cancel::Cancel;
 use crate::engine::Host;
 use crate::error::Error;
 use crate::events::{EventKind, EventSink, JobLog, LogLevel, LogSource, RunReport, StepReport};
-use crate::job::Job;
+use crate::javascript::run_js_job;
+use crate::job::Expression;
 use crate::job::runner::{RunOptions, run as run_job};
 use crate::reason::Reason;
 use crate::redact::Redactor;
@@ -33,8 +34,8 @@ pub enum Plan {
     Job {
         /// The adaptor: a built-in name, OpenFn's package name, or a `.wasm` path.
         adaptor: String,
-        /// The job.
-        job: Job,
+        /// The job: JSON or JavaScript.
+        job: Expression,
         /// Its step id: the key of `errors.<id>` and of its events.
         step_id: String,
     },
@@ -221,7 +222,7 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     /// Runs one job as step `step_id`, with its events.
-    async fn step(&mut self, step_id: &str, adaptor_name: &str, job: &Job, input: Value) -> StepResult {
+    async fn step(&mut self, step_id: &str, adaptor_name: &str, job: &Expression, input: Value) -> StepResult {
         let log = self.log.for_step(step_id);
         log.event(EventKind::StepStart {
             adaptor: adaptor_name.to_string(),
@@ -242,7 +243,10 @@ impl Runner<'_> {
             cancel: self.cancel.clone(),
             deadline: self.deadline,
         };
-        let outcome = run_job(self.host, &adaptor, job, input, &options).await;
+        let outcome = match job {
+            Expression::Json(job) => run_job(self.host, &adaptor, job, input, &options).await,
+            Expression::JavaScript(source) => run_js_job(self.host, &adaptor, source, input, &options).await,
+        };
         let report = |error: Option<&Error>| StepReport {
             reason: error.map_or(Reason::Success, Error::reason),
             error_type: error.map(|e| e.error_type().to_string()),

@@ -10,8 +10,9 @@
 //! ]}, "options": {"start": "fetch"}}
 //! ```
 //!
-//! - `expression` is a job (inline, or the path of a job file relative to the
-//!   workflow's folder); a step without one (a trigger) passes its state on.
+//! - `expression` is a job: a JSON list of calls inline, JavaScript inline (a string
+//!   that is not a file name), or the path of a `.json` or `.js` job file relative to
+//!   the workflow's folder; a step without one (a trigger) passes its state on.
 //! - `configuration` is an object, the path of a JSON file, a credential id (or
 //!   `{"$CREDENTIALS$": id}`) looked up in the credential map, or absent.
 //! - `next` is a step id, or an object of edges: `true`/`"always"`,
@@ -28,7 +29,7 @@ use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
 use crate::error::{Error, Result};
-use crate::job::Job;
+use crate::job::{Expression, Job};
 
 /// A parsed workflow.
 #[derive(Debug, Clone)]
@@ -47,7 +48,7 @@ pub struct Step {
     /// Its adaptor, as written (`openlmis`, `@openfn/language-openlmis@1.2.2`, a path).
     pub adaptor: Option<String>,
     /// Its job; `None` for a trigger.
-    pub job: Option<Job>,
+    pub job: Option<Expression>,
     /// Where its configuration comes from.
     pub configuration: Configuration,
     /// Default state, under the incoming one.
@@ -155,13 +156,20 @@ impl Step {
         let adaptor = value.get("adaptor").and_then(Value::as_str).map(str::to_string);
         let job = match value.get("expression") {
             None | Some(Value::Null) => None,
-            Some(Value::String(path)) => {
-                let path = base.join(path);
-                let text = std::fs::read_to_string(&path)
+            Some(Value::String(text)) if is_job_file(text) => {
+                let path = base.join(text);
+                let source = std::fs::read_to_string(&path)
                     .map_err(|e| Error::Input(at(&format!("cannot read the job {}: {e}", path.display()))))?;
-                Some(Job::parse(&text).map_err(|e| Error::Input(at(&e.to_string())))?)
+                Some(if text.ends_with(".js") {
+                    Expression::JavaScript(source)
+                } else {
+                    Expression::Json(Job::parse(&source).map_err(|e| Error::Input(at(&e.to_string())))?)
+                })
             }
-            Some(inline) => Some(Job::from_value(inline).map_err(|e| Error::Input(at(&e.to_string())))?),
+            Some(Value::String(source)) => Some(Expression::JavaScript(source.clone())),
+            Some(inline) => Some(Expression::Json(
+                Job::from_value(inline).map_err(|e| Error::Input(at(&e.to_string())))?,
+            )),
         };
         if job.is_some() && adaptor.is_none() {
             return Err(Error::Input(at(&format!("{id} has an expression but no adaptor"))));
@@ -252,6 +260,11 @@ impl Step {
         }
         Ok(Value::Object(state))
     }
+}
+
+/// Whether an `expression` string names a job file rather than holding JavaScript.
+fn is_job_file(text: &str) -> bool {
+    !text.contains(['\n', '(', ' ']) && (text.ends_with(".js") || text.ends_with(".json"))
 }
 
 impl When {

@@ -46,7 +46,7 @@ async fn run_recorded(host: &Host, request: RunRequest, cancel: &Cancel) -> (Run
 fn job(adaptor: &str, job: Value, step_id: &str) -> Plan {
     Plan::Job {
         adaptor: adaptor.into(),
-        job: Job::from_value(&job).unwrap(),
+        job: Job::from_value(&job).unwrap().into(),
         step_id: step_id.into(),
     }
 }

@@ -21,6 +21,9 @@ mod examples;
 /// `adaptor-host serve` under hostile traffic: duplicates at once, slow connections,
 /// a long history, a full disk, poison events.
 mod hostile;
+/// JavaScript jobs in the sandboxed runtime: OpenFn's compiler, language-common, errors,
+/// limits.
+mod javascript;
 /// The guest kit's HTTP client under sustained sequential load.
 mod kit;
 /// The sandbox's limits: memory, CPU, wall time, requests, response size, logs.

@@ -19,6 +19,22 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+/// A job as a plan gives it: a JSON list of operation calls, or an OpenFn JavaScript
+/// job (run in the JavaScript runtime component).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expression {
+    /// A JSON job.
+    Json(Job),
+    /// JavaScript source, as OpenFn users write jobs.
+    JavaScript(String),
+}
+
+impl From<Job> for Expression {
+    fn from(job: Job) -> Expression {
+        Expression::Json(job)
+    }
+}
+
 /// One step: an operation name and its JSON arguments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {

@@ -100,7 +100,7 @@ pub async fn demo(_args: DemoArgs) -> ExitCode {
         let simulator = simulate(against, &mut configuration);
         let plan = Plan::Job {
             adaptor: adaptor_name.to_string(),
-            job,
+            job: job.into(),
             step_id: file.to_string(),
         };
         let request = RunRequest {

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use adaptor_host::events::{Event, EventKind, EventSink, LogLevel};
 use adaptor_host::workflow::Workflow;
 use adaptor_host::{
-    AllowRule, Cancel, Credentials, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, Plan, RunOutcome, RunRequest,
+    AllowRule, Cancel, Credentials, Expression, Host, HostOptions, Job, Limits, MAX_MEMORY_BYTES, Plan, RunOutcome,
+    RunRequest,
 };
 use serde_json::Value;
 
 #[derive(Debug, clap::Args)]
 pub struct JobArgs {
-    /// The job (a JSON array of operation calls, e.g.
-    /// [{"get": ["facilities", {"query": {"size": 10}}]}]) or a workflow.json
+    /// The job: an OpenFn JavaScript job (`.js`), a JSON array of operation calls
+    /// (e.g. [{"get": ["facilities", {"query": {"size": 10}}]}]), or a workflow.json
     /// (steps, each naming its adaptor, joined by edges).
     pub job: PathBuf,
 
@@ -220,8 +221,16 @@ impl JobArgs {
     pub fn prepare(&self) -> Result<Prepared, String> {
         let limits = self.limits.limits()?;
         let text = read(&self.job, "job")?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: the job is not valid JSON: {e}", self.job.display()))?;
+        // A `.js` file is an OpenFn JavaScript job; anything else is JSON (a job or a
+        // workflow).
+        let value: Option<Value> = if self.job.extension().is_some_and(|e| e == "js") {
+            None
+        } else {
+            Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: the job is not valid JSON: {e}", self.job.display()))?,
+            )
+        };
         let credentials = self
             .credentials
             .as_deref()
@@ -242,9 +251,9 @@ impl JobArgs {
         // Every adaptor loads (and compiles) before anything runs: a bad name or a
         // refused component is unusable input, not a failed job.
         let load = |name: &str| host.adaptor(name).map(drop).map_err(|e| e.to_string());
-        let (plan, credentials) = if Workflow::looks_like(&value) {
+        let (plan, credentials) = if let Some(value) = value.as_ref().filter(|v| Workflow::looks_like(v)) {
             let base = self.job.parent().unwrap_or(Path::new("."));
-            let workflow = Workflow::from_value(&value, base).map_err(|e| format!("{}: {e}", self.job.display()))?;
+            let workflow = Workflow::from_value(value, base).map_err(|e| format!("{}: {e}", self.job.display()))?;
             for step in workflow.steps.iter().filter(|s| s.job.is_some()) {
                 if let Some(name) = step.adaptor.as_deref() {
                     load(name)?;
@@ -256,7 +265,12 @@ impl JobArgs {
             };
             (Plan::Workflow(workflow), credentials)
         } else {
-            let job = Job::from_value(&value).map_err(|e| format!("{}: {e}", self.job.display()))?;
+            let job = match value {
+                None => Expression::JavaScript(text),
+                Some(value) => {
+                    Expression::Json(Job::from_value(&value).map_err(|e| format!("{}: {e}", self.job.display()))?)
+                }
+            };
             let name = self
                 .adaptor
                 .as_deref()

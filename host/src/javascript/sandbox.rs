@@ -1,0 +1,278 @@
+//! The JavaScript runtime component in the host: its bindings, its linker (the WASI
+//! interfaces Rust's std needs, the host log, `call-operation`; no HTTP), the compiled
+//! component (once per engine, from the `.cwasm` cache), and the store data of one job.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::engine::Host;
+use crate::error::{Error, Result};
+use crate::events::{JobLog, LogLevel, LogSource};
+use crate::sandbox::limits::EPOCH_TICK;
+use crate::sandbox::limits::{Limit, Limits};
+
+pub(super) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "openfn:runtime/runtime",
+        imports: {
+            // The operation runs in the adaptor's own store: the call must await it.
+            "openfn:runtime/adaptor.call-operation": async | trappable,
+            // `log` traps when the job exceeds its log volume limit.
+            default: trappable,
+        },
+        exports: { default: async },
+        with: { "wasi": wasmtime_wasi::p2::bindings },
+    });
+}
+
+use bindings::openfn::adaptor::host::{self as host_log, Level};
+use bindings::openfn::runtime::adaptor::{self as adaptor_import, OperationError};
+
+/// The runtime component, built by `build.rs` from `adaptors/js-runtime`.
+const RUNTIME_WASM: &[u8] = include_bytes!(env!("JS_RUNTIME_WASM"));
+
+/// Bytes of guest stderr kept per job (panic messages end up there).
+const STDERR_BYTES: usize = 64 << 10;
+
+/// The compiled runtime, ready to instantiate once per job.
+pub(super) struct Runtime {
+    pub pre: bindings::RuntimePre<JsSandbox>,
+}
+
+/// Runtimes compiled so far, one per engine (in practice one per process).
+static RUNTIMES: Mutex<Vec<(Engine, Arc<Runtime>)>> = Mutex::new(Vec::new());
+
+impl Runtime {
+    /// The runtime for `host`'s engine, compiled (or read from the cache) on first use.
+    pub fn get(host: &Host) -> Result<Arc<Runtime>> {
+        let mut runtimes = RUNTIMES.lock().expect("runtime cache lock");
+        if let Some((_, runtime)) = runtimes.iter().find(|(e, _)| Engine::same(e, &host.engine)) {
+            return Ok(Arc::clone(runtime));
+        }
+        let load_error = |reason: String| Error::Load {
+            name: "js-runtime".into(),
+            reason,
+        };
+        let component = match host.cache() {
+            Some(cache) => cache.component(&host.engine, "js-runtime", RUNTIME_WASM)?,
+            None => Component::new(&host.engine, RUNTIME_WASM).map_err(|e| load_error(format!("{e:#}")))?,
+        };
+        let mut linker = Linker::new(&host.engine);
+        add_to_linker(&mut linker).map_err(|e| Error::Internal(e.to_string()))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| load_error(format!("{e:#}")))?;
+        let pre = bindings::RuntimePre::new(pre).map_err(|e| load_error(format!("{e:#}")))?;
+        let runtime = Arc::new(Runtime { pre });
+        runtimes.push((host.engine.clone(), Arc::clone(&runtime)));
+        Ok(runtime)
+    }
+}
+
+/// The runtime's imports and nothing else: no `wasi:http`, filesystem or sockets.
+fn add_to_linker(linker: &mut Linker<JsSandbox>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::WasiRandom;
+
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
+    cli::environment::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
+    cli::exit::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
+    cli::terminal_input::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
+    cli::terminal_output::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
+    cli::terminal_stdin::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
+    cli::terminal_stdout::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
+    cli::terminal_stderr::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
+    random::insecure::add_to_linker::<JsSandbox, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<JsSandbox, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    host_log::add_to_linker::<JsSandbox, HasSelf<JsSandbox>>(linker, |s| s)?;
+    adaptor_import::add_to_linker::<JsSandbox, HasSelf<JsSandbox>>(linker, |s| s)?;
+    Ok(())
+}
+
+/// An operation call on its way from the runtime to the adaptor's session.
+pub(super) struct Call {
+    pub name: String,
+    pub args: Vec<Value>,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// The session's answer to a [`Call`].
+pub(super) enum Reply {
+    /// The output as JSON text (`{data, response?, earlierData}`).
+    Output(String),
+    /// The operation failed; the job may catch it.
+    Failed(OperationError),
+    /// The adaptor broke a limit or crashed: the job stops (the error is kept by the
+    /// session's side).
+    Fatal,
+}
+
+/// The store data of one JavaScript job's runtime instance.
+pub(super) struct JsSandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryLimiter,
+    cpu_ticks: u64,
+    max_cpu_ticks: u64,
+    broken: Option<Limit>,
+    stderr: MemoryOutputPipe,
+    log: JobLog,
+    log_used: u64,
+    log_max: u64,
+    calls: mpsc::Sender<Call>,
+}
+
+impl JsSandbox {
+    /// A fresh store for one job, with its limits; operation calls go to `calls`.
+    pub fn store(engine: &Engine, limits: &Limits, log: JobLog, calls: mpsc::Sender<Call>) -> Store<JsSandbox> {
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        let tick_ms = u64::try_from(EPOCH_TICK.as_millis()).unwrap_or(1).max(1);
+        let sandbox = JsSandbox {
+            // No environment, arguments, directories or sockets.
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            table: ResourceTable::new(),
+            memory: MemoryLimiter {
+                max: limits.memory_bytes,
+                hit: false,
+                peak: 0,
+            },
+            cpu_ticks: 0,
+            max_cpu_ticks: u64::try_from(limits.cpu_time.as_millis()).unwrap_or(u64::MAX) / tick_ms,
+            broken: None,
+            stderr,
+            log,
+            log_used: 0,
+            log_max: limits.log_bytes,
+            calls,
+        };
+        let mut store = Store::new(engine, sandbox);
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let sandbox = ctx.data_mut();
+            sandbox.cpu_ticks += 1;
+            if sandbox.cpu_ticks > sandbox.max_cpu_ticks {
+                let limit = Limit::CpuTime(std::time::Duration::from_millis(
+                    sandbox.max_cpu_ticks * EPOCH_TICK.as_millis() as u64,
+                ));
+                sandbox.broken = Some(limit);
+                return Err(wasmtime::Error::msg(limit.to_string()));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// The limit that stopped the runtime, if one did.
+    pub fn broken_limit(&self) -> Option<Limit> {
+        self.broken
+            .or(self.memory.hit.then_some(Limit::Memory(self.memory.max)))
+    }
+
+    /// The largest linear memory the runtime asked for, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.memory.peak
+    }
+
+    /// The guest's stderr so far (masked), e.g. a panic message.
+    pub fn stderr(&self) -> String {
+        self.log
+            .redactor()
+            .text(String::from_utf8_lossy(&self.stderr.contents()).trim())
+    }
+}
+
+impl WasiView for JsSandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl host_log::Host for JsSandbox {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        self.log_used += message.len() as u64;
+        if self.log_used > self.log_max {
+            let limit = Limit::LogBytes(self.log_max);
+            self.broken = Some(limit);
+            return Err(wasmtime::Error::msg(limit.to_string()));
+        }
+        // The runtime starts each line with its source: JOB, ADA or R/T.
+        let (source, message) = match message.split_once(' ') {
+            Some(("ADA", rest)) => (LogSource::Adaptor, rest),
+            Some(("R/T", rest)) => (LogSource::Host, rest),
+            Some(("JOB", rest)) => (LogSource::Job, rest),
+            _ => (LogSource::Job, message.as_str()),
+        };
+        let level = match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        self.log.line(level, source, message);
+        Ok(())
+    }
+}
+
+impl adaptor_import::Host for JsSandbox {
+    async fn call_operation(
+        &mut self,
+        name: String,
+        args: String,
+    ) -> wasmtime::Result<std::result::Result<String, OperationError>> {
+        let args = match serde_json::from_str::<Value>(&args) {
+            Ok(Value::Array(args)) => args,
+            _ => {
+                return Ok(Err(OperationError {
+                    kind: "argument".into(),
+                    message: format!("{name}: the arguments are not a JSON array"),
+                    details: "{}".into(),
+                }));
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        self.calls
+            .send(Call { name, args, reply })
+            .await
+            .map_err(|_| wasmtime::Error::msg("the adaptor session has ended"))?;
+        match answer.await {
+            Ok(Reply::Output(output)) => Ok(Ok(output)),
+            Ok(Reply::Failed(error)) => Ok(Err(error)),
+            Ok(Reply::Fatal) | Err(_) => Err(wasmtime::Error::msg("the adaptor stopped the job")),
+        }
+    }
+}
+
+/// Caps linear memory, records that the cap was hit, and the peak.
+struct MemoryLimiter {
+    max: u64,
+    hit: bool,
+    peak: usize,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if u64::try_from(desired).unwrap_or(u64::MAX) > self.max {
+            self.hit = true;
+            return Err(wasmtime::Error::msg(Limit::Memory(self.max).to_string()));
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
