@@ -38,7 +38,7 @@ pub enum EventKind {
     /// A log line.
     Log(LogLine),
     /// A step ended.
-    StepComplete(StepReport),
+    StepComplete(Box<StepReport>),
     /// The run ended.
     RunComplete(RunReport),
 }
@@ -81,7 +81,7 @@ pub enum LogSource {
 }
 
 /// How a step ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepReport {
     /// OpenFn's reason.
     pub reason: Reason,
@@ -95,6 +95,9 @@ pub struct StepReport {
     pub requests: u32,
     /// The largest linear memory the adaptor reached, in bytes.
     pub peak_memory: u64,
+    /// The step's output state (no `configuration`, secrets masked), as the next
+    /// steps receive it.
+    pub output: serde_json::Value,
 }
 
 /// How a run ended.

@@ -22,7 +22,7 @@ use crate::reason::Reason;
 use crate::redact::Redactor;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::policy::AllowRule;
-use crate::workflow::Workflow;
+use crate::workflow::{When, Workflow};
 
 /// The most steps one workflow run executes, against edge cycles.
 pub const MAX_STEP_RUNS: usize = 1000;
@@ -254,6 +254,7 @@ impl Runner<'_> {
             duration: outcome.stats.duration,
             requests: outcome.stats.requests,
             peak_memory: outcome.stats.peak_memory,
+            output: outcome.state.clone(),
         };
         let report = report(outcome.error.as_ref());
         let error = outcome.error.as_ref().map(|e| {
@@ -265,7 +266,7 @@ impl Runner<'_> {
         if report.reason.is_fatal() {
             self.fatal.get_or_insert((report.reason, error.clone()));
         }
-        log.event(EventKind::StepComplete(report));
+        log.event(EventKind::StepComplete(Box::new(report)));
         StepResult {
             state: outcome.state,
             error,
@@ -296,14 +297,15 @@ impl Runner<'_> {
         };
         let text = (error_type.to_string(), message.clone());
         self.fatal.get_or_insert((Reason::Crash, Some(text.clone())));
-        log.event(EventKind::StepComplete(StepReport {
+        log.event(EventKind::StepComplete(Box::new(StepReport {
             reason: Reason::Crash,
             error_type: Some(text.0.clone()),
             error_message: Some(message),
             duration: Duration::ZERO,
             requests: 0,
             peak_memory: 0,
-        }));
+            output: state.clone(),
+        })));
         StepResult {
             state,
             error: Some(text),
@@ -349,7 +351,18 @@ impl Runner<'_> {
             };
             let mut followed = false;
             for edge in &step.next {
-                if edge.when.holds(result.error.is_some(), &result.state) {
+                let holds = match edge.when.holds(result.error.is_some(), &result.state) {
+                    Some(holds) => holds,
+                    None => match self.javascript_condition(&edge.when, &id, &result.state).await {
+                        Ok(holds) => holds,
+                        Err(error) => {
+                            let text = ("EdgeConditionError".to_string(), error.to_string());
+                            self.fatal.get_or_insert((Reason::Crash, Some(text)));
+                            break;
+                        }
+                    },
+                };
+                if holds {
                     queue.push_back((edge.target.clone(), result.state.clone()));
                     followed = true;
                 }
@@ -373,6 +386,15 @@ impl Runner<'_> {
             by_id.insert(id, state);
         }
         (FinalState::Leaves(by_id), failed)
+    }
+
+    /// Evaluates a JavaScript edge condition on the upstream step's output, in the
+    /// JavaScript runtime's sandbox (with `state` and `upstreamStepId` in scope).
+    async fn javascript_condition(&self, when: &When, upstream: &str, output: &Value) -> Result<bool, Error> {
+        let When::JavaScript(expression) = when else {
+            return Ok(false);
+        };
+        crate::javascript::condition(self.host, expression, upstream, output, &self.request.limits).await
     }
 
     /// A credential by id, from the request's credentials.

@@ -93,6 +93,10 @@ pub enum When {
         /// Whether the condition is `!...`.
         negated: bool,
     },
+    /// When a JavaScript expression (OpenFn's `js_expression`, e.g.
+    /// `state.data.length > 0`) is truthy for the step's output; evaluated in the
+    /// JavaScript runtime's sandbox.
+    JavaScript(String),
     /// Never (a disabled edge, or an object edge without a condition).
     Never,
 }
@@ -318,9 +322,11 @@ impl When {
             .map_err(|_| unsupported())
     }
 
-    /// Whether the edge is followed after a step that `failed` with `output`.
-    pub(crate) fn holds(&self, failed: bool, output: &Value) -> bool {
-        match self {
+    /// Whether the edge is followed after a step that `failed` with `output`; `None`
+    /// for a JavaScript condition, which the runtime component evaluates.
+    pub(crate) fn holds(&self, failed: bool, output: &Value) -> Option<bool> {
+        Some(match self {
+            When::JavaScript(_) => return None,
             When::Always => true,
             When::OnSuccess => !failed,
             When::OnFailure => failed,
@@ -333,7 +339,7 @@ impl When {
                     .is_some_and(|v| crate::job::builtins::truthy(v));
                 truthy != *negated
             }
-        }
+        })
     }
 }
 
@@ -370,10 +376,10 @@ mod tests {
     #[test]
     fn conditions_follow_javascript_truthiness() {
         let when = When::condition("!state.errors").unwrap();
-        assert!(when.holds(false, &json!({"data": 1})));
-        assert!(!when.holds(false, &json!({"errors": {"a": {}}})));
+        assert_eq!(when.holds(false, &json!({"data": 1})), Some(true));
+        assert_eq!(when.holds(false, &json!({"errors": {"a": {}}})), Some(false));
         let ok = When::condition("$.data.ok").unwrap();
-        assert!(ok.holds(false, &json!({"data": {"ok": "yes"}})));
-        assert!(!ok.holds(false, &json!({"data": {"ok": 0}})));
+        assert_eq!(ok.holds(false, &json!({"data": {"ok": "yes"}})), Some(true));
+        assert_eq!(ok.holds(false, &json!({"data": {"ok": 0}})), Some(false));
     }
 }

@@ -277,6 +277,22 @@ async fn run(
     }
 }
 
+/// Evaluates a workflow edge's JavaScript condition (OpenFn's `js_expression`) on
+/// the upstream step's `output`, as OpenFn does: `return <expression>` with `state`
+/// and `upstreamStepId` in scope, truthy or not. Runs in the JavaScript runtime's
+/// sandbox with `limits`.
+pub(crate) async fn condition(
+    _host: &Host,
+    expression: &str,
+    _upstream: &str,
+    _output: &Value,
+    _limits: &crate::sandbox::limits::Limits,
+) -> Result<bool, Error> {
+    Err(Error::Input(format!(
+        "the JavaScript edge condition {expression:?} cannot be evaluated yet"
+    )))
+}
+
 /// The npm package jobs import the adaptor from: `@openfn/language-openlmis` for the
 /// built-in `openlmis`, OpenFn's package names as given, `language-<stem>` for a path.
 fn package_name(name: &str) -> String {
