@@ -13,21 +13,36 @@
 //! network policy that lets it reach only the origins its configuration names.
 //! Configuration values never reach the output state, logs or error messages.
 //!
+//! The run API takes a plan (a job or a workflow), sends events to a sink and can be
+//! cancelled; `examples/embed.rs` is a complete program.
+//!
 //! ```no_run
 //! # async fn example() -> Result<(), adaptor_host::Error> {
-//! use adaptor_host::{Host, HostOptions, Job, RunOptions, run_job};
+//! use std::sync::Arc;
+//!
+//! use adaptor_host::events::Event;
+//! use adaptor_host::{Cancel, Credentials, Host, HostOptions, Job, Plan, RunRequest, run};
 //! use serde_json::json;
 //!
 //! let host = Host::new(HostOptions::default())?;
-//! let adaptor = host.load_builtin("openlmis")?;
-//! let job = Job::parse(r#"[{"get": ["programs"]}]"#)?;
-//! let state = json!({"configuration": {
-//!     "baseUrl": "https://demo-v3.openlmis.org", "username": "administrator",
-//!     "password": "password", "clientId": "user-client", "clientSecret": "changeme"}});
-//! let outcome = run_job(&host, &adaptor, &job, state, &RunOptions::default()).await;
-//! println!("{}", outcome.state);
+//! let plan = Plan::Job {
+//!     adaptor: "@openfn/language-openlmis".into(),
+//!     job: Job::parse(r#"[{"get": ["programs"]}]"#)?.into(),
+//!     step_id: "programs".into(),
+//! };
+//! let request = RunRequest {
+//!     credentials: Credentials::Configuration(json!({
+//!         "baseUrl": "https://demo-v3.openlmis.org", "username": "administrator",
+//!         "password": "password", "clientId": "user-client", "clientSecret": "changeme"})),
+//!     ..RunRequest::new("run-1", plan, json!({}))
+//! };
+//! let sink = Arc::new(|event: Event| println!("{} {:?}", event.timestamp, event.kind));
+//! let outcome = run(&host, request, sink, &Cancel::new()).await;
+//! println!("{}: {}", outcome.report.reason, outcome.state.into_value());
 //! # Ok(()) }
 //! ```
+
+#![deny(missing_docs)]
 
 mod adaptor;
 mod cache;
@@ -60,7 +75,7 @@ pub use error::{Error, Result};
 pub use javascript::run_js_job;
 pub use job::builtins::NAMES as BUILTIN_OPERATIONS;
 pub use job::runner::{JobStats, Outcome, RunOptions, run as run_job};
-pub use job::{Expression, Job, Step};
+pub use job::{Call, Expression, Job};
 pub use reason::Reason;
 pub use redact::{MASK, Redactor};
 pub use run::{Credentials, FinalState, Plan, RunOutcome, RunRequest, run};

@@ -308,7 +308,7 @@ fn response_of(info: &Val) -> std::result::Result<Value, String> {
     Ok(Value::Object(response))
 }
 
-/// Turns the guest's WIT `error` (as JSON) into a kind, a one-line message and the
+/// Turns the guest's WIT `error` (as JSON) into a kind (kebab-case, as WIT spells it), a one-line message and the
 /// details kept in `state.errors`.
 fn describe(error: Value) -> (String, String, Value) {
     let (kind, payload) = match error {
@@ -316,6 +316,8 @@ fn describe(error: Value) -> (String, String, Value) {
         Value::String(kind) => (kind, Value::Null),
         other => return ("error".into(), other.to_string(), other),
     };
+    // The WIT case name (`invalid-argument`), as the host's own kinds are spelt.
+    let kind = crate::names::kebab_case(&kind);
     let message = match (&kind[..], &payload) {
         ("http", Value::Object(f)) => http_message(f),
         ("graphql", Value::Object(f)) => graphql_message(f),

@@ -110,7 +110,21 @@ impl Workflow {
 
     /// Reads a workflow; job and configuration paths are relative to `base`.
     pub fn from_value(value: &Value, base: &Path) -> Result<Workflow> {
+        let Value::Object(top) = value else {
+            return Err(Error::Input(
+                "the workflow must be an object: expected {\"workflow\": {\"steps\": [...]}}".into(),
+            ));
+        };
+        check_keys(top, TOP_KEYS, "the workflow file")?;
         let body = value.get("workflow").unwrap_or(value);
+        if let Value::Object(body) = body
+            && value.get("workflow").is_some()
+        {
+            check_keys(body, WORKFLOW_KEYS, "\"workflow\"")?;
+        }
+        if let Some(Value::Object(options)) = value.get("options") {
+            check_keys(options, OPTION_KEYS, "\"options\"")?;
+        }
         let Some(steps) = body.get("steps").and_then(Value::as_array) else {
             return Err(Error::Input(
                 "the workflow has no steps array: expected {\"workflow\": {\"steps\": [...]}}".into(),
@@ -149,9 +163,48 @@ impl Workflow {
     }
 }
 
+/// The keys OpenFn's `workflow.json` has at its top, in `workflow`, in `options`, in a
+/// step and in an edge object. Anything else is refused, naming the nearest key, so
+/// that a misspelt `"expresion"` is an error rather than a step without a job.
+const TOP_KEYS: &[&str] = &["workflow", "steps", "options", "id", "name", "description", "globals"];
+const WORKFLOW_KEYS: &[&str] = &["steps", "id", "name", "description", "globals", "credentials"];
+const OPTION_KEYS: &[&str] = &["start", "end", "timeout", "sanitize"];
+const STEP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "adaptor",
+    "adaptors",
+    "expression",
+    "configuration",
+    "state",
+    "next",
+];
+const EDGE_KEYS: &[&str] = &["condition", "disabled", "label"];
+
+/// Refuses the keys of `map` that are not `allowed`, naming the nearest allowed one.
+fn check_keys(map: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<()> {
+    for key in map.keys() {
+        if !allowed.contains(&key.as_str()) {
+            let nearest = allowed
+                .iter()
+                .min_by_key(|known| strsim::damerau_levenshtein(key, known))
+                .expect("allowed is not empty");
+            return Err(Error::Input(format!(
+                "{what} has an unknown key {key:?}: did you mean {nearest:?}? (known keys: {})",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Step {
     fn from_value(index: usize, value: &Value, base: &Path) -> Result<Step> {
         let at = |what: &str| format!("workflow step {}: {what}", index + 1);
+        let Value::Object(fields) = value else {
+            return Err(Error::Input(at("must be an object with an id")));
+        };
+        check_keys(fields, STEP_KEYS, &format!("workflow step {}", index + 1))?;
         let id = value
             .get("id")
             .and_then(Value::as_str)
@@ -278,6 +331,7 @@ impl When {
             Value::Bool(false) => Ok(When::Never),
             Value::String(s) => When::condition(s),
             Value::Object(map) => {
+                check_keys(map, EDGE_KEYS, "an edge").map_err(|e| e.to_string())?;
                 if map.get("disabled").and_then(Value::as_bool) == Some(true) {
                     return Ok(When::Never);
                 }
@@ -371,6 +425,22 @@ mod tests {
         assert!(js.unwrap_err().to_string().contains("cannot run here"));
         let dangling = parse(json!({"steps": [{"id": "a", "next": "nope"}]}));
         assert!(dangling.unwrap_err().to_string().contains("does not have"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_naming_the_nearest_known_one() {
+        let misspelt = parse(json!({"steps": [{"id": "a", "adaptor": "openlmis", "expresion": [{"get": ["x"]}]}]}));
+        let message = misspelt.unwrap_err().to_string();
+        assert!(
+            message.contains("workflow step 1 has an unknown key \"expresion\": did you mean \"expression\"?"),
+            "{message}"
+        );
+        let edge = parse(json!({"steps": [{"id": "a", "next": {"b": {"condtion": "always"}}}, {"id": "b"}]}));
+        assert!(edge.unwrap_err().to_string().contains("did you mean \"condition\"?"));
+        let top = parse(json!({"workflow": {"steps": [{"id": "a"}]}, "option": {"start": "a"}}));
+        assert!(top.unwrap_err().to_string().contains("did you mean \"options\"?"));
+        let options = parse(json!({"workflow": {"steps": [{"id": "a"}]}, "options": {"strat": "a"}}));
+        assert!(options.unwrap_err().to_string().contains("did you mean \"start\"?"));
     }
 
     #[test]

@@ -175,7 +175,7 @@ async fn without_a_version_the_javascript_routes_are_used() {
 async fn an_operation_missing_from_the_version_is_refused_before_sending() {
     let sim = crvs_simulator(ServerVersion::V2_0);
     let error = err(&run_crvs(&sim, json!([{"queryEvents": [{"event": "birth"}]}]), true).await).clone();
-    assert_eq!(error["type"], "invalidArgument");
+    assert_eq!(error["type"], "invalid-argument");
     assert!(
         error["message"]
             .as_str()

@@ -78,7 +78,7 @@ async fn the_openlmis_adaptor_refuses_absolute_urls_itself() {
     let job = json!([{"get": [format!("{}/ok", other.url())]}]).to_string();
     let outcome = run(openlmis(), &job, canary_configuration(&sim.base_url()), &options()).await;
     let error = &outcome.state["errors"]["test"];
-    assert_eq!(error["type"], "invalidArgument");
+    assert_eq!(error["type"], "invalid-argument");
     assert!(
         error["message"].as_str().unwrap().contains("unexpected absolute URL"),
         "{error}"

@@ -154,7 +154,7 @@ async fn updates_send_the_last_etag_and_a_stale_one_is_a_409() {
 async fn if_match_auto_without_a_read_is_refused_before_sending() {
     let sim = canary_simulator();
     let error = run_err(&sim, json!([{"put": ["requisitions/x", {}, {"ifMatch": "auto"}]}])).await;
-    assert_eq!(error["type"], "invalidArgument");
+    assert_eq!(error["type"], "invalid-argument");
     assert!(error["message"].as_str().unwrap().contains("has not read"), "{error}");
     assert_eq!(count(&sim, "/api/requisitions/x"), 0);
 }

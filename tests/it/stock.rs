@@ -82,7 +82,7 @@ async fn reference_data_is_looked_up_by_code() {
     assert_eq!(state["references"][2]["name"], "EPI");
     assert_eq!(state["data"]["fullProductName"], "Levora");
     let error = run_err(&sim, json!([{"orderableByCode": ["NOPE"]}])).await;
-    assert_eq!(error["type"], "notFound");
+    assert_eq!(error["type"], "not-found");
     assert!(
         error["message"]
             .as_str()

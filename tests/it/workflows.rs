@@ -90,7 +90,7 @@ fn a_failed_step_records_its_error_and_the_failure_edge_runs() {
     // The failure edge handled the failure: the run succeeds, as in OpenFn, and the
     // step's error stays in the state.
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(state["errors"]["find-clinic"]["type"], "notFound");
+    assert_eq!(state["errors"]["find-clinic"]["type"], "not-found");
     assert_eq!(
         state["data"][0]["code"], "PRG001",
         "the fallback step ran on the failed step's state"

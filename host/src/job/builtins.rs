@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::Step;
+use super::Call;
 use super::refs::{self, Unresolved};
 use crate::compose::{compose, initial_state};
 use crate::error::{Error, Result};
@@ -33,7 +33,7 @@ const CURSOR_SHOWN: usize = 200;
 /// its arguments resolved against the state. On failure `state` is the state reached.
 /// The state may not grow past `limits.state_bytes` nor nest deeper than
 /// [`MAX_DEPTH`]; a state that is not an object starts as OpenFn's initial state.
-pub async fn run(session: &mut Session<'_>, step: &Step, state: &mut Value, limits: &Limits) -> Result<()> {
+pub async fn run(session: &mut Session<'_>, step: &Call, state: &mut Value, limits: &Limits) -> Result<()> {
     if !state.is_object() {
         *state = initial_state(state.take());
     }
@@ -48,7 +48,7 @@ pub async fn run(session: &mut Session<'_>, step: &Step, state: &mut Value, limi
 /// Runs `step`, nested `nesting` operations deep.
 async fn exec(
     session: &mut Session<'_>,
-    step: &Step,
+    step: &Call,
     state: &mut Value,
     meter: &mut Meter,
     limits: &Limits,
@@ -339,7 +339,7 @@ impl Meter {
 }
 
 /// An operation given as an argument: `{"name": [args...]}`.
-fn nested(value: &Value) -> Result<Step, String> {
+fn nested(value: &Value) -> Result<Call, String> {
     let job = super::Job::from_value(&Value::Array(vec![value.clone()])).map_err(|e| e.to_string())?;
     job.steps
         .into_iter()

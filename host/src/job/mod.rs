@@ -35,9 +35,9 @@ impl From<Job> for Expression {
     }
 }
 
-/// One step: an operation name and its JSON arguments.
+/// One call of a job: an operation name and its JSON arguments.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Step {
+pub struct Call {
     /// The operation, as written in the job.
     pub operation: String,
     /// The arguments after `state`.
@@ -48,7 +48,7 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// The steps, in order.
-    pub steps: Vec<Step>,
+    pub steps: Vec<Call>,
 }
 
 impl Job {
@@ -72,7 +72,7 @@ impl Job {
                 Value::Object(map) if map.len() == 1 => {
                     let (operation, args) = map.iter().next().expect("one entry");
                     match args {
-                        Value::Array(args) => Ok(Step { operation: operation.clone(), args: args.clone() }),
+                        Value::Array(args) => Ok(Call { operation: operation.clone(), args: args.clone() }),
                         _ => Err(Error::Input(format!(
                             "job step {}: the arguments of {operation} must be an array, e.g. {{\"{operation}\": [\"facilities\"]}}",
                             i + 1
