@@ -1,7 +1,10 @@
 //! JavaScript jobs, written as OpenFn users write them, run in the sandboxed JavaScript
 //! runtime against the simulators.
 
-use adaptor_host::{Outcome, run_js_job};
+use std::sync::Arc;
+
+use adaptor_host::workflow::{Configuration, Edge, Step, When, Workflow};
+use adaptor_host::{Cancel, Expression, FinalState, Outcome, Plan, Reason, RunRequest, run_js_job};
 use serde_json::{Value, json};
 use simulators::openlmis::Simulator;
 
@@ -495,4 +498,77 @@ async fn overhead_against_a_json_job() {
         median(js_ms),
         median(json_ms)
     );
+}
+
+/// A workflow in code: `start` (a JavaScript job that sets `data`) with edges whose
+/// JavaScript conditions are given, each to a step that marks `reached`.
+fn conditional_workflow(base_url: &str, conditions: &[(&str, &str)]) -> Workflow {
+    let step = |id: &str, job: &str, next: Vec<Edge>| Step {
+        id: id.into(),
+        adaptor: Some("openlmis".into()),
+        job: Some(Expression::JavaScript(job.into())),
+        configuration: Configuration::Inline(canary_configuration(base_url)),
+        state: None,
+        next,
+    };
+    let mut steps = vec![step(
+        "start",
+        "fn(state => ({ ...state, data: [1, 2] }));",
+        conditions
+            .iter()
+            .map(|(target, when)| Edge {
+                target: (*target).into(),
+                when: When::JavaScript((*when).into()),
+            })
+            .collect(),
+    )];
+    for (target, _) in conditions {
+        steps.push(step(target, "fn(state => ({ ...state, reached: true }));", vec![]));
+    }
+    Workflow {
+        steps,
+        start: "start".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_edge_conditions_follow_truthy_expressions() {
+    let sim = canary_simulator();
+    let workflow = conditional_workflow(
+        &sim.base_url(),
+        &[
+            ("nonempty", "state.data.length > 0"),
+            ("no-errors", "!state.errors"),
+            ("big", "upstreamStepId === 'start' && state.data.length > 5"),
+            ("empty-string", "''"),
+        ],
+    );
+    let request = RunRequest::new("run-1", Plan::Workflow(workflow), json!({}));
+    let outcome = adaptor_host::run(host(), request, Arc::new(|_| {}), &Cancel::new()).await;
+    assert_eq!(outcome.report.reason, Reason::Success, "{:?}", outcome.report);
+    let FinalState::Leaves(leaves) = outcome.state else {
+        panic!("two leaves expected: {:?}", outcome.state);
+    };
+    let mut reached: Vec<&str> = leaves.keys().map(String::as_str).collect();
+    reached.sort_unstable();
+    assert_eq!(reached, ["no-errors", "nonempty"]);
+    for state in leaves.values() {
+        assert_eq!(state["reached"], true);
+        assert_eq!(state["data"], json!([1, 2]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throwing_edge_condition_crashes_the_run_naming_the_expression() {
+    let sim = canary_simulator();
+    let workflow = conditional_workflow(&sim.base_url(), &[("next", "state.missing.deeper")]);
+    let request = RunRequest::new("run-1", Plan::Workflow(workflow), json!({}));
+    let outcome = adaptor_host::run(host(), request, Arc::new(|_| {}), &Cancel::new()).await;
+    assert_eq!(outcome.report.reason, Reason::Crash, "{:?}", outcome.report);
+    assert_eq!(outcome.report.error_type.as_deref(), Some("EdgeConditionError"));
+    let message = outcome.report.error_message.unwrap_or_default();
+    assert!(message.contains("state.missing.deeper"), "{message}");
+    assert!(message.contains("TypeError"), "{message}");
+    // The run stopped at the edge: the last output is `start`'s.
+    assert!(outcome.state.into_value().get("reached").is_none());
 }

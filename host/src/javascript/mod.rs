@@ -280,17 +280,45 @@ async fn run(
 /// Evaluates a workflow edge's JavaScript condition (OpenFn's `js_expression`) on
 /// the upstream step's `output`, as OpenFn does: `return <expression>` with `state`
 /// and `upstreamStepId` in scope, truthy or not. Runs in the JavaScript runtime's
-/// sandbox with `limits`.
+/// sandbox with `limits` (a fresh store; the wall-clock limit by timeout). Every error
+/// names the expression.
 pub(crate) async fn condition(
-    _host: &Host,
+    host: &Host,
     expression: &str,
-    _upstream: &str,
-    _output: &Value,
-    _limits: &crate::sandbox::limits::Limits,
+    upstream: &str,
+    output: &Value,
+    limits: &crate::sandbox::limits::Limits,
 ) -> Result<bool, Error> {
-    Err(Error::Input(format!(
-        "the JavaScript edge condition {expression:?} cannot be evaluated yet"
-    )))
+    let named = |message: String| Error::Input(format!("the edge condition {expression:?}: {message}"));
+    let runtime = Runtime::get(host)?;
+    let state = output.to_string();
+    let evaluate = async {
+        // No operations: the channel's receiver is gone, so a call could only fail.
+        let (calls, _) = mpsc::channel::<Call>(1);
+        let mut store = JsSandbox::store(&host.engine, limits, JobLog::default(), calls);
+        let instance = runtime
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Error::Internal(format!("instantiating the JavaScript runtime: {e:#}")))?;
+        let result = instance
+            .openfn_runtime_job()
+            .call_condition(&mut store, expression, &state, upstream)
+            .await;
+        let sandbox = store.data();
+        if let Some(limit) = sandbox.broken_limit() {
+            return Err(named(format!("stopped by the {limit}")));
+        }
+        match result {
+            Ok(Ok(holds)) => Ok(holds),
+            Ok(Err(failure)) => Err(named(failure.message)),
+            Err(trap) => Err(named(format!("the JavaScript runtime crashed: {trap:#}"))),
+        }
+    };
+    match tokio::time::timeout(limits.wall_time, evaluate).await {
+        Ok(result) => result,
+        Err(_) => Err(named(format!("stopped by the {}", Limit::WallTime(limits.wall_time)))),
+    }
 }
 
 /// The npm package jobs import the adaptor from: `@openfn/language-openlmis` for the
