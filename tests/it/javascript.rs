@@ -572,3 +572,41 @@ async fn a_throwing_edge_condition_crashes_the_run_naming_the_expression() {
     // The run stopped at the edge: the last output is `start`'s.
     assert!(outcome.state.into_value().get("reached").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_common_alone_runs_with_the_common_adaptor() {
+    let job = r#"
+import { fn, each, dataValue, merge } from '@openfn/language-common';
+fn(state => ({ ...state, rows: state.data.rows }));
+each($.rows, fn(state => {
+  state.names = [...(state.names ?? []), dataValue('name')(state).toUpperCase()];
+  return state;
+}));
+fn(state => ({ ...state, count: state.names.length }));
+"#;
+    for adaptor in ["@openfn/language-common@3.3.4", "common"] {
+        let plan = Plan::Job {
+            adaptor: adaptor.into(),
+            job: Expression::JavaScript(job.into()),
+            step_id: "test".into(),
+        };
+        let input = json!({"data": {"rows": [{"name": "ada"}, {"name": "grace"}]}});
+        let outcome = adaptor_host::run(
+            host(),
+            RunRequest::new("run-1", plan, input),
+            Arc::new(|_| {}),
+            &Cancel::new(),
+        )
+        .await;
+        assert_eq!(
+            outcome.report.reason,
+            Reason::Success,
+            "{adaptor}: {:?}",
+            outcome.report
+        );
+        let state = outcome.state.into_value();
+        assert_eq!(state["names"], json!(["ADA", "GRACE"]), "{adaptor}: {state}");
+        assert_eq!(state["count"], 2);
+    }
+    assert!(adaptor_host::builtin_adaptors().contains(&"common"));
+}
