@@ -465,41 +465,6 @@ fn the_cli_runs_a_js_file() {
     assert_eq!(state["errors"]["job"]["name"], "JobError");
 }
 
-/// Per-job overhead of a JavaScript job against the same calls as a JSON job (p50 of
-/// 30 runs each, after a warm-up): `cargo test --release --test it javascript::overhead -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a check"]
-async fn overhead_against_a_json_job() {
-    let sim = canary_simulator();
-    let js = "get('programs');\nget('facilities', { query: { code: 'HC02' } });\n";
-    let json_job = r#"[{"get": ["programs"]}, {"get": ["facilities", {"query": {"code": "HC02"}}]}]"#;
-    let configuration = canary_configuration(&sim.base_url());
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (mut js_ms, mut json_ms) = (Vec::new(), Vec::new());
-    for i in 0..31 {
-        let started = std::time::Instant::now();
-        let outcome = lmis(&sim, js, json!({})).await;
-        ok(&outcome);
-        if i > 0 {
-            js_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        }
-        let started = std::time::Instant::now();
-        let outcome = crate::util::run(openlmis(), json_job, configuration.clone(), &options()).await;
-        assert!(outcome.error.is_none());
-        if i > 0 {
-            json_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    println!(
-        "p50: JavaScript job {:.2} ms, JSON job {:.2} ms",
-        median(js_ms),
-        median(json_ms)
-    );
-}
-
 /// A workflow in code: `start` (a JavaScript job that sets `data`) with edges whose
 /// JavaScript conditions are given, each to a step that marks `reached`.
 fn conditional_workflow(base_url: &str, conditions: &[(&str, &str)]) -> Workflow {

@@ -18,6 +18,7 @@
 mod sandbox;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -77,9 +78,11 @@ pub async fn run_js_job(host: &Host, adaptor: &Adaptor, source: &str, state: Val
             started + options.limits.wall_time,
         ),
     };
+    let runtime_peak = AtomicU64::new(0);
     let run = run(
         host,
         &runtime,
+        &runtime_peak,
         &mut session,
         adaptor,
         source,
@@ -100,7 +103,8 @@ pub async fn run_js_job(host: &Host, adaptor: &Adaptor, source: &str, state: Val
     };
     let stats = JobStats {
         requests: session.requests(),
-        peak_memory: session.peak_memory(),
+        // Both guests' linear memories are live together.
+        peak_memory: session.peak_memory() + runtime_peak.load(Ordering::Relaxed),
         duration: started.elapsed(),
     };
     let mut outcome = outcome(result, state, &redactor, &options.step_id);
@@ -149,6 +153,7 @@ enum Finished {
 async fn run(
     host: &Host,
     runtime: &Runtime,
+    runtime_peak: &AtomicU64,
     session: &mut Session<'_>,
     adaptor: &Adaptor,
     source: &str,
@@ -190,7 +195,10 @@ async fn run(
             .call_run(&mut store, source, &state_text, &job_options)
             .await;
         let sandbox = store.data();
-        tracing::debug!(peak_memory = sandbox.peak_memory(), "JavaScript runtime finished");
+        runtime_peak.store(
+            u64::try_from(sandbox.peak_memory()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         Ok::<_, Error>((result, sandbox.broken_limit(), sandbox.stderr()))
     };
     tokio::pin!(guest);
