@@ -22,9 +22,10 @@ use std::process::Command;
 /// The components the build exports as `<NAME>_WASM` paths (the adaptors the binary
 /// embeds, and the test-only probes the integration tests load from their paths), with
 /// the WIT folder (under the repository) and package whose `operations` docs they carry.
-const GUESTS: [(&str, &str, &str); 5] = [
+const GUESTS: [(&str, &str, &str); 6] = [
     ("openlmis", "wit", "openlmis"),
     ("opencrvs", "wit", "opencrvs"),
+    ("common", "wit", "common"),
     // The JavaScript runtime (not an adaptor: it has no `operations`, so no docs).
     ("js_runtime", "wit", "runtime"),
     ("probe", "adaptors/testing/wit", "probe"),
@@ -35,12 +36,13 @@ const GUESTS: [(&str, &str, &str); 5] = [
 const DOCS_SECTION: &str = "openfn:docs";
 
 /// The guest workspace's manifests (dep-info does not list them).
-const MANIFESTS: [&str; 8] = [
+const MANIFESTS: [&str; 9] = [
     "Cargo.toml",
     "Cargo.lock",
     "kit/Cargo.toml",
     "openlmis/Cargo.toml",
     "opencrvs/Cargo.toml",
+    "common/Cargo.toml",
     "js-runtime/Cargo.toml",
     "testing/probe/Cargo.toml",
     "testing/fs-probe/Cargo.toml",

@@ -85,9 +85,10 @@ pub use sandbox::resolve::{Resolve, Resolving, StaticResolver, SystemResolver};
 pub use session::Session;
 
 /// The adaptors compiled into this binary by `build.rs`, by short name.
-const BUILTIN: [(&str, &[u8]); 2] = [
+const BUILTIN: [(&str, &[u8]); 3] = [
     ("openlmis", include_bytes!(env!("OPENLMIS_WASM"))),
     ("opencrvs", include_bytes!(env!("OPENCRVS_WASM"))),
+    ("common", include_bytes!(env!("COMMON_WASM"))),
 ];
 
 /// The names of the built-in adaptors.

@@ -1,7 +1,10 @@
 //! JavaScript jobs, written as OpenFn users write them, run in the sandboxed JavaScript
 //! runtime against the simulators.
 
-use adaptor_host::{Outcome, run_js_job};
+use std::sync::Arc;
+
+use adaptor_host::workflow::{Configuration, Edge, Step, When, Workflow};
+use adaptor_host::{Cancel, Expression, FinalState, Outcome, Plan, Reason, RunRequest, run_js_job};
 use serde_json::{Value, json};
 use simulators::openlmis::Simulator;
 
@@ -462,37 +465,113 @@ fn the_cli_runs_a_js_file() {
     assert_eq!(state["errors"]["job"]["name"], "JobError");
 }
 
-/// Per-job overhead of a JavaScript job against the same calls as a JSON job (p50 of
-/// 30 runs each, after a warm-up): `cargo test --release --test it javascript::overhead -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a check"]
-async fn overhead_against_a_json_job() {
-    let sim = canary_simulator();
-    let js = "get('programs');\nget('facilities', { query: { code: 'HC02' } });\n";
-    let json_job = r#"[{"get": ["programs"]}, {"get": ["facilities", {"query": {"code": "HC02"}}]}]"#;
-    let configuration = canary_configuration(&sim.base_url());
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+/// A workflow in code: `start` (a JavaScript job that sets `data`) with edges whose
+/// JavaScript conditions are given, each to a step that marks `reached`.
+fn conditional_workflow(base_url: &str, conditions: &[(&str, &str)]) -> Workflow {
+    let step = |id: &str, job: &str, next: Vec<Edge>| Step {
+        id: id.into(),
+        adaptor: Some("openlmis".into()),
+        job: Some(Expression::JavaScript(job.into())),
+        configuration: Configuration::Inline(canary_configuration(base_url)),
+        state: None,
+        next,
     };
-    let (mut js_ms, mut json_ms) = (Vec::new(), Vec::new());
-    for i in 0..31 {
-        let started = std::time::Instant::now();
-        let outcome = lmis(&sim, js, json!({})).await;
-        ok(&outcome);
-        if i > 0 {
-            js_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        }
-        let started = std::time::Instant::now();
-        let outcome = crate::util::run(openlmis(), json_job, configuration.clone(), &options()).await;
-        assert!(outcome.error.is_none());
-        if i > 0 {
-            json_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        }
+    let mut steps = vec![step(
+        "start",
+        "fn(state => ({ ...state, data: [1, 2] }));",
+        conditions
+            .iter()
+            .map(|(target, when)| Edge {
+                target: (*target).into(),
+                when: When::JavaScript((*when).into()),
+            })
+            .collect(),
+    )];
+    for (target, _) in conditions {
+        steps.push(step(target, "fn(state => ({ ...state, reached: true }));", vec![]));
     }
-    println!(
-        "p50: JavaScript job {:.2} ms, JSON job {:.2} ms",
-        median(js_ms),
-        median(json_ms)
+    Workflow {
+        steps,
+        start: "start".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn javascript_edge_conditions_follow_truthy_expressions() {
+    let sim = canary_simulator();
+    let workflow = conditional_workflow(
+        &sim.base_url(),
+        &[
+            ("nonempty", "state.data.length > 0"),
+            ("no-errors", "!state.errors"),
+            ("big", "upstreamStepId === 'start' && state.data.length > 5"),
+            ("empty-string", "''"),
+        ],
     );
+    let request = RunRequest::new("run-1", Plan::Workflow(workflow), json!({}));
+    let outcome = adaptor_host::run(host(), request, Arc::new(|_| {}), &Cancel::new()).await;
+    assert_eq!(outcome.report.reason, Reason::Success, "{:?}", outcome.report);
+    let FinalState::Leaves(leaves) = outcome.state else {
+        panic!("two leaves expected: {:?}", outcome.state);
+    };
+    let mut reached: Vec<&str> = leaves.keys().map(String::as_str).collect();
+    reached.sort_unstable();
+    assert_eq!(reached, ["no-errors", "nonempty"]);
+    for state in leaves.values() {
+        assert_eq!(state["reached"], true);
+        assert_eq!(state["data"], json!([1, 2]));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throwing_edge_condition_crashes_the_run_naming_the_expression() {
+    let sim = canary_simulator();
+    let workflow = conditional_workflow(&sim.base_url(), &[("next", "state.missing.deeper")]);
+    let request = RunRequest::new("run-1", Plan::Workflow(workflow), json!({}));
+    let outcome = adaptor_host::run(host(), request, Arc::new(|_| {}), &Cancel::new()).await;
+    assert_eq!(outcome.report.reason, Reason::Crash, "{:?}", outcome.report);
+    assert_eq!(outcome.report.error_type.as_deref(), Some("EdgeConditionError"));
+    let message = outcome.report.error_message.unwrap_or_default();
+    assert!(message.contains("state.missing.deeper"), "{message}");
+    assert!(message.contains("TypeError"), "{message}");
+    // The run stopped at the edge: the last output is `start`'s.
+    assert!(outcome.state.into_value().get("reached").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_common_alone_runs_with_the_common_adaptor() {
+    let job = r#"
+import { fn, each, dataValue, merge } from '@openfn/language-common';
+fn(state => ({ ...state, rows: state.data.rows }));
+each($.rows, fn(state => {
+  state.names = [...(state.names ?? []), dataValue('name')(state).toUpperCase()];
+  return state;
+}));
+fn(state => ({ ...state, count: state.names.length }));
+"#;
+    for adaptor in ["@openfn/language-common@3.3.4", "common"] {
+        let plan = Plan::Job {
+            adaptor: adaptor.into(),
+            job: Expression::JavaScript(job.into()),
+            step_id: "test".into(),
+        };
+        let input = json!({"data": {"rows": [{"name": "ada"}, {"name": "grace"}]}});
+        let outcome = adaptor_host::run(
+            host(),
+            RunRequest::new("run-1", plan, input),
+            Arc::new(|_| {}),
+            &Cancel::new(),
+        )
+        .await;
+        assert_eq!(
+            outcome.report.reason,
+            Reason::Success,
+            "{adaptor}: {:?}",
+            outcome.report
+        );
+        let state = outcome.state.into_value();
+        assert_eq!(state["names"], json!(["ADA", "GRACE"]), "{adaptor}: {state}");
+        assert_eq!(state["count"], 2);
+    }
+    assert!(adaptor_host::builtin_adaptors().contains(&"common"));
 }

@@ -62,6 +62,35 @@ impl Guest for Runtime {
         let mut job = Job::new(&options)?;
         job.run(&code, &infos, &state, &options)
     }
+
+    fn condition(expression: String, state: String, upstream_step_id: String) -> Result<bool, JobFailure> {
+        let fail = |message: String| {
+            failure(
+                json!({"name": "EdgeConditionError", "severity": "crash", "message": message}),
+                Value::Null,
+            )
+        };
+        let state: Value = serde_json::from_str(&state).map_err(|e| fail(format!("the state is not JSON: {e}")))?;
+        let mut context = Context::default();
+        let context = &mut context;
+        let thrown = |e: JsError| fail(e.to_string());
+        // `new Function('state', 'upstreamStepId', 'return ' + expression)`, as OpenFn does.
+        let constructor = context.intrinsics().constructors().function().constructor();
+        let body = JsValue::from(boa_engine::JsString::from(format!("return {expression}").as_str()));
+        let function = constructor
+            .construct(
+                &[js_string!("state").into(), js_string!("upstreamStepId").into(), body],
+                None,
+                context,
+            )
+            .map_err(thrown)?;
+        let state = JsValue::from_json(&state, context).map_err(thrown)?;
+        let upstream = JsValue::from(boa_engine::JsString::from(upstream_step_id.as_str()));
+        let result = function
+            .call(&JsValue::undefined(), &[state, upstream], context)
+            .map_err(thrown)?;
+        Ok(result.to_boolean())
+    }
 }
 
 export!(Runtime);

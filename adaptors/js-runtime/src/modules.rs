@@ -145,11 +145,12 @@ impl Loader {
     pub fn prepare(&self, context: &mut Context, options: &JobOptions) -> JsResult<()> {
         let adaptor = adaptor_source(options);
         let runtime = format!("export {{ __defer as defer }} from {};\n", Value::from(COMMON));
-        for (name, code) in [
-            (COMMON, COMMON_SOURCE),
-            (self.adaptor.as_str(), adaptor.as_str()),
-            (RUNTIME, runtime.as_str()),
-        ] {
+        let mut modules = vec![(COMMON, COMMON_SOURCE), (RUNTIME, runtime.as_str())];
+        // The `common` adaptor's package is language-common itself.
+        if self.adaptor != COMMON {
+            modules.push((self.adaptor.as_str(), adaptor.as_str()));
+        }
+        for (name, code) in modules {
             let module = Module::parse(
                 Source::from_bytes(code).with_path(std::path::Path::new(name)),
                 None,

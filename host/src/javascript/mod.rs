@@ -18,6 +18,7 @@
 mod sandbox;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -77,9 +78,11 @@ pub async fn run_js_job(host: &Host, adaptor: &Adaptor, source: &str, state: Val
             started + options.limits.wall_time,
         ),
     };
+    let runtime_peak = AtomicU64::new(0);
     let run = run(
         host,
         &runtime,
+        &runtime_peak,
         &mut session,
         adaptor,
         source,
@@ -100,7 +103,8 @@ pub async fn run_js_job(host: &Host, adaptor: &Adaptor, source: &str, state: Val
     };
     let stats = JobStats {
         requests: session.requests(),
-        peak_memory: session.peak_memory(),
+        // Both guests' linear memories are live together.
+        peak_memory: session.peak_memory() + runtime_peak.load(Ordering::Relaxed),
         duration: started.elapsed(),
     };
     let mut outcome = outcome(result, state, &redactor, &options.step_id);
@@ -149,6 +153,7 @@ enum Finished {
 async fn run(
     host: &Host,
     runtime: &Runtime,
+    runtime_peak: &AtomicU64,
     session: &mut Session<'_>,
     adaptor: &Adaptor,
     source: &str,
@@ -190,7 +195,10 @@ async fn run(
             .call_run(&mut store, source, &state_text, &job_options)
             .await;
         let sandbox = store.data();
-        tracing::debug!(peak_memory = sandbox.peak_memory(), "JavaScript runtime finished");
+        runtime_peak.store(
+            u64::try_from(sandbox.peak_memory()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         Ok::<_, Error>((result, sandbox.broken_limit(), sandbox.stderr()))
     };
     tokio::pin!(guest);
@@ -280,17 +288,45 @@ async fn run(
 /// Evaluates a workflow edge's JavaScript condition (OpenFn's `js_expression`) on
 /// the upstream step's `output`, as OpenFn does: `return <expression>` with `state`
 /// and `upstreamStepId` in scope, truthy or not. Runs in the JavaScript runtime's
-/// sandbox with `limits`.
+/// sandbox with `limits` (a fresh store; the wall-clock limit by timeout). Every error
+/// names the expression.
 pub(crate) async fn condition(
-    _host: &Host,
+    host: &Host,
     expression: &str,
-    _upstream: &str,
-    _output: &Value,
-    _limits: &crate::sandbox::limits::Limits,
+    upstream: &str,
+    output: &Value,
+    limits: &crate::sandbox::limits::Limits,
 ) -> Result<bool, Error> {
-    Err(Error::Input(format!(
-        "the JavaScript edge condition {expression:?} cannot be evaluated yet"
-    )))
+    let named = |message: String| Error::Input(format!("the edge condition {expression:?}: {message}"));
+    let runtime = Runtime::get(host)?;
+    let state = output.to_string();
+    let evaluate = async {
+        // No operations: the channel's receiver is gone, so a call could only fail.
+        let (calls, _) = mpsc::channel::<Call>(1);
+        let mut store = JsSandbox::store(&host.engine, limits, JobLog::default(), calls);
+        let instance = runtime
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Error::Internal(format!("instantiating the JavaScript runtime: {e:#}")))?;
+        let result = instance
+            .openfn_runtime_job()
+            .call_condition(&mut store, expression, &state, upstream)
+            .await;
+        let sandbox = store.data();
+        if let Some(limit) = sandbox.broken_limit() {
+            return Err(named(format!("stopped by the {limit}")));
+        }
+        match result {
+            Ok(Ok(holds)) => Ok(holds),
+            Ok(Err(failure)) => Err(named(failure.message)),
+            Err(trap) => Err(named(format!("the JavaScript runtime crashed: {trap:#}"))),
+        }
+    };
+    match tokio::time::timeout(limits.wall_time, evaluate).await {
+        Ok(result) => result,
+        Err(_) => Err(named(format!("stopped by the {}", Limit::WallTime(limits.wall_time)))),
+    }
 }
 
 /// The npm package jobs import the adaptor from: `@openfn/language-openlmis` for the

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use adaptor_host::events::TracingSink;
-use adaptor_host::{Cancel, Credentials, Host, HostOptions, Job, Plan, Reason, RunRequest};
+use adaptor_host::{Cancel, Credentials, Expression, Host, HostOptions, Job, Plan, Reason, RunRequest};
 use serde_json::{Value, json};
 use simulators::{opencrvs, openlmis};
 
@@ -18,7 +18,8 @@ enum Against {
     OpenCrvs(opencrvs::ServerVersion),
 }
 
-/// The examples the demo runs: adaptor, simulator, job file, job, credentials.
+/// The examples the demo runs: adaptor, simulator, job file (`.json` a JSON job, `.js`
+/// an OpenFn JavaScript job), job, credentials.
 const EXAMPLES: [(&str, Against, &str, &str, &str); 4] = [
     (
         "openlmis",
@@ -30,22 +31,22 @@ const EXAMPLES: [(&str, Against, &str, &str, &str); 4] = [
     (
         "openlmis",
         Against::OpenLmis,
-        "examples/openlmis/requisition-workflow.json",
-        include_str!("../../../../examples/openlmis/requisition-workflow.json"),
+        "examples/openlmis/requisition-workflow.js",
+        include_str!("../../../../examples/openlmis/requisition-workflow.js"),
         include_str!("../../../../examples/openlmis/credentials.json"),
     ),
     (
         "opencrvs",
         Against::OpenCrvs(opencrvs::ServerVersion::V1_8),
-        "examples/opencrvs/birth-notification-v1.json",
-        include_str!("../../../../examples/opencrvs/birth-notification-v1.json"),
+        "examples/opencrvs/birth-notification-v1.js",
+        include_str!("../../../../examples/opencrvs/birth-notification-v1.js"),
         include_str!("../../../../examples/opencrvs/credentials-v1.json"),
     ),
     (
         "opencrvs",
         Against::OpenCrvs(opencrvs::ServerVersion::V2_0),
-        "examples/opencrvs/birth-notification-v2.json",
-        include_str!("../../../../examples/opencrvs/birth-notification-v2.json"),
+        "examples/opencrvs/birth-notification-v2.js",
+        include_str!("../../../../examples/opencrvs/birth-notification-v2.js"),
         include_str!("../../../../examples/opencrvs/credentials-v2.json"),
     ),
 ];
@@ -94,13 +95,17 @@ pub async fn demo(_args: DemoArgs) -> ExitCode {
     let mut failed = false;
     for (adaptor_name, against, file, job, credentials) in EXAMPLES {
         eprintln!("\n== {file} (adaptor {adaptor_name}) ==");
-        let job = Job::parse(job).expect("the examples are valid jobs");
+        let job = if file.ends_with(".js") {
+            Expression::JavaScript(job.to_string())
+        } else {
+            Job::parse(job).expect("the JSON examples are valid jobs").into()
+        };
         let mut configuration: Value = serde_json::from_str(credentials).expect("the example credentials are JSON");
         // The examples name public servers; the demo points them at a simulator.
         let simulator = simulate(against, &mut configuration);
         let plan = Plan::Job {
             adaptor: adaptor_name.to_string(),
-            job: job.into(),
+            job,
             step_id: file.to_string(),
         };
         let request = RunRequest {
