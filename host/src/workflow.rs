@@ -16,10 +16,11 @@
 //! - `configuration` is an object, the path of a JSON file, a credential id (or
 //!   `{"$CREDENTIALS$": id}`) looked up in the credential map, or absent.
 //! - `next` is a step id, or an object of edges: `true`/`"always"`,
-//!   `"on_job_success"`, `"on_job_failure"`, a state condition (`"state.data.ok"`,
-//!   `"!state.errors"`, or a JSONPath `"$.data.ok"`, true when it selects a truthy
-//!   value), or `{"condition": ..., "disabled": bool}`. JavaScript conditions cannot
-//!   run here and are refused when the workflow is read.
+//!   `"on_job_success"`, `"on_job_failure"`, a JavaScript expression on the step's
+//!   output as OpenFn writes them (`"!state.errors"`, `"state.data.length > 0"`,
+//!   evaluated in the JavaScript runtime's sandbox with `state` and `upstreamStepId`
+//!   in scope), a JSONPath `"$.data.ok"` (true when it selects a truthy value, checked
+//!   in the host), or `{"condition": ..., "disabled": bool}`.
 //! - Each step's output loses `configuration`; a failed step records
 //!   `errors.<step id>` and its edges are still followed, so failure paths run.
 
@@ -86,7 +87,8 @@ pub enum When {
     OnSuccess,
     /// When the step failed.
     OnFailure,
-    /// When a JSONPath selects a truthy value in the output (negated with `!`).
+    /// When a JSONPath (`$.data.ok`) selects a truthy value in the output (negated
+    /// with `!`): checked in the host without JavaScript.
     Condition {
         /// The path.
         path: JsonPath,
@@ -346,34 +348,30 @@ impl When {
     }
 
     fn condition(text: &str) -> std::result::Result<When, String> {
-        match text.trim() {
-            "always" => return Ok(When::Always),
+        let text = text.trim();
+        match text {
+            "always" | "true" => return Ok(When::Always),
             "on_job_success" | "on_upstream_success" => return Ok(When::OnSuccess),
             "on_job_failure" | "on_upstream_fail" => return Ok(When::OnFailure),
+            "" => {
+                return Err(
+                    "an edge condition is empty: give always, on_job_success, on_job_failure or an expression".into(),
+                );
+            }
             _ => {}
         }
-        let (negated, rest) = match text.trim().strip_prefix('!') {
+        // A JSONPath (`$.data.ok`, `!$.errors`) is checked in the host; anything else is
+        // JavaScript, as OpenFn's `js_expression` edges are.
+        let (negated, rest) = match text.strip_prefix('!') {
             Some(rest) => (true, rest.trim()),
-            None => (false, text.trim()),
+            None => (false, text),
         };
-        let path = if rest == "state" {
-            "$".to_string()
-        } else if let Some(tail) = rest.strip_prefix("state.") {
-            format!("$.{tail}")
-        } else {
-            rest.to_string()
-        };
-        let unsupported = || {
-            format!(
-                "condition {text:?} cannot run here: use always, on_job_success, on_job_failure, or a state path such as \"state.data.ok\" or \"!state.errors\""
-            )
-        };
-        if !path.starts_with('$') {
-            return Err(unsupported());
+        if rest.starts_with('$') {
+            return JsonPath::parse(rest)
+                .map(|path| When::Condition { path, negated })
+                .map_err(|e| format!("condition {text:?} is not a valid JSONPath: {e}"));
         }
-        JsonPath::parse(&path)
-            .map(|path| When::Condition { path, negated })
-            .map_err(|_| unsupported())
+        Ok(When::JavaScript(text.to_string()))
     }
 
     /// Whether the edge is followed after a step that `failed` with `output`; `None`
@@ -407,7 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_edges_and_refuses_javascript_conditions() {
+    fn reads_edges_with_javascript_and_jsonpath_conditions() {
         let wf = parse(json!({"workflow": {"steps": [
             {"id": "a", "adaptor": "openlmis", "expression": [{"get": ["programs"]}],
              "next": {"b": "on_job_success", "c": {"condition": "!state.errors"}, "d": {"condition": "x", "disabled": true}}},
@@ -418,11 +416,16 @@ mod tests {
         let whens: Vec<_> = wf.steps[0]
             .next
             .iter()
-            .map(|e| format!("{:?}", e.when).split([' ', '{']).next().unwrap().to_string())
+            .map(|e| format!("{:?}", e.when).split([' ', '{', '(']).next().unwrap().to_string())
             .collect();
-        assert_eq!(whens, ["OnSuccess", "Condition", "Never"]);
-        let js = parse(json!({"steps": [{"id": "a", "next": {"b": "state.data.length > 2"}}, {"id": "b"}]}));
-        assert!(js.unwrap_err().to_string().contains("cannot run here"));
+        assert_eq!(whens, ["OnSuccess", "JavaScript", "Never"]);
+        let js = parse(json!({"steps": [{"id": "a", "next": {"b": "state.data.length > 2", "c": "!$.errors"}}, {"id": "b"}, {"id": "c"}]}))
+            .unwrap();
+        assert!(matches!(&js.steps[0].next[0].when, When::JavaScript(e) if e == "state.data.length > 2"));
+        assert!(matches!(
+            js.steps[0].next[1].when,
+            When::Condition { negated: true, .. }
+        ));
         let dangling = parse(json!({"steps": [{"id": "a", "next": "nope"}]}));
         assert!(dangling.unwrap_err().to_string().contains("does not have"));
     }
@@ -445,9 +448,14 @@ mod tests {
 
     #[test]
     fn conditions_follow_javascript_truthiness() {
-        let when = When::condition("!state.errors").unwrap();
+        let when = When::condition("!$.errors").unwrap();
         assert_eq!(when.holds(false, &json!({"data": 1})), Some(true));
         assert_eq!(when.holds(false, &json!({"errors": {"a": {}}})), Some(false));
+        assert_eq!(
+            When::condition("!state.errors").unwrap().holds(false, &json!({})),
+            None,
+            "JavaScript"
+        );
         let ok = When::condition("$.data.ok").unwrap();
         assert_eq!(ok.holds(false, &json!({"data": {"ok": "yes"}})), Some(true));
         assert_eq!(ok.holds(false, &json!({"data": {"ok": 0}})), Some(false));

@@ -102,7 +102,7 @@ fn a_failed_step_records_its_error_and_the_failure_edge_runs() {
 }
 
 #[test]
-fn a_missing_credential_or_a_javascript_condition_is_an_input_error() {
+fn a_missing_credential_crashes_and_a_misspelt_key_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let wf = write_json(
         dir.path(),
@@ -126,12 +126,16 @@ fn a_missing_credential_or_a_javascript_condition_is_an_input_error() {
         "{state}"
     );
 
-    let js = write_json(
+    let misspelt = write_json(
         dir.path(),
-        "js.json",
-        &json!({"steps": [{"id": "a", "next": {"b": "state.data.length > 1"}}, {"id": "b"}]}),
+        "misspelt.json",
+        &json!({"steps": [{"id": "a", "adaptor": "openlmis", "expresion": [{"get": ["programs"]}]}]}),
     );
-    let output = cli(&["run", &js], &dir.path().join("c"));
+    let output = cli(&["run", &misspelt], &dir.path().join("c"));
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot run here"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("unknown key \"expresion\": did you mean \"expression\"?"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
