@@ -91,6 +91,17 @@ const BUILTIN: [(&str, &[u8]); 3] = [
     ("common", include_bytes!(env!("COMMON_WASM"))),
 ];
 
+/// The version of OpenFn's JavaScript adaptor each built-in adaptor matches (its
+/// operations and their behaviour), by short name.
+const BUILTIN_VERSIONS: [(&str, &str); 3] = [("openlmis", "1.2.2"), ("opencrvs", "1.2.2"), ("common", "3.3.4")];
+
+/// The OpenFn adaptor version a built-in adaptor matches (`1.2.2` for `openlmis`), by
+/// any name [`builtin`] takes.
+pub fn builtin_version(name: &str) -> Option<&'static str> {
+    let name = builtin_name(name)?;
+    BUILTIN_VERSIONS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}
+
 /// The names of the built-in adaptors.
 pub fn builtin_adaptors() -> Vec<&'static str> {
     BUILTIN.iter().map(|(name, _)| *name).collect()

@@ -416,7 +416,13 @@ mod tests {
         let whens: Vec<_> = wf.steps[0]
             .next
             .iter()
-            .map(|e| format!("{:?}", e.when).split([' ', '{', '(']).next().unwrap().to_string())
+            .map(|e| {
+                format!("{:?}", e.when)
+                    .split([' ', '{', '('])
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(whens, ["OnSuccess", "JavaScript", "Never"]);
         let js = parse(json!({"steps": [{"id": "a", "next": {"b": "state.data.length > 2", "c": "!$.errors"}}, {"id": "b"}, {"id": "c"}]}))

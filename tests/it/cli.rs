@@ -430,3 +430,108 @@ fn sigterm_cancels_the_run_writes_the_state_and_exits_130() {
         "the state reached before the slow request"
     );
 }
+
+#[test]
+fn openfn_style_flags_work_and_surprising_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let job = write_json(dir.path(), "job.json", &json!([{"say": ["hello"]}]));
+    let out = dir.path().join("out.json");
+    let out = out.to_str().unwrap();
+
+    // A version other than the built-in adaptor's is refused, naming the built-in one.
+    let wrong = cli(
+        &["run", &job, "-a", "@openfn/language-openlmis@9.9.9", "-o", out],
+        &cache,
+    );
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("version 1.2.2, not 9.9.9"),
+        "{}",
+        stderr(&wrong)
+    );
+    assert!(
+        std::fs::read_to_string(out).unwrap().contains("errors"),
+        "the output records why"
+    );
+
+    // openfn's -t is milliseconds: a bare number is refused with a hint, not misread.
+    let bare = cli(
+        &["run", &job, "-a", env!("PROBE_WASM"), "-t", "300000", "-o", out],
+        &cache,
+    );
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(stderr(&bare).contains("give a unit"), "{}", stderr(&bare));
+    let huge = cli(
+        &[
+            "run",
+            &job,
+            "-a",
+            env!("PROBE_WASM"),
+            "--max-memory",
+            "17592186044417",
+            "-o",
+            out,
+        ],
+        &cache,
+    );
+    assert_eq!(huge.status.code(), Some(2));
+    assert!(
+        stderr(&huge).contains("--max-memory must be between 1 and 4096 MiB"),
+        "{}",
+        stderr(&huge)
+    );
+
+    // -S reads the state from stdin, -O writes the output to stdout, -l none is silent.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
+        .args([
+            "run",
+            &job,
+            "-a",
+            env!("PROBE_WASM"),
+            "-S",
+            "-O",
+            "-l",
+            "none",
+            "-t",
+            "30s",
+        ])
+        .env("ADAPTOR_HOST_CACHE_DIR", &cache)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), br#"{"data": {"from": "stdin"}}"#).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let state: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(state["references"], json!([{"from": "stdin"}]));
+    assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}
+
+#[test]
+fn start_end_and_only_select_workflow_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let step = |id: &str, next: Value| json!({"id": id, "adaptor": env!("PROBE_WASM"), "expression": [{"say": [id]}], "next": next});
+    let wf = write_json(
+        dir.path(),
+        "wf.json",
+        &json!({"steps": [step("a", json!({"b": "always"})), step("b", json!({"c": "always"})), step("c", json!(null))]}),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", &wf];
+        args.extend_from_slice(extra);
+        let output = cli(&args, &dir.path().join("cache"));
+        assert!(output.status.success(), "{}", stderr(&output));
+        let state: Value = serde_json::from_slice(&output.stdout).unwrap();
+        state["references"].as_array().unwrap().len()
+    };
+    assert_eq!(run(&[]), 3, "a, b and c");
+    assert_eq!(run(&["--only", "b"]), 1);
+    assert_eq!(run(&["--start", "b"]), 2, "b and c");
+    assert_eq!(run(&["--end", "b"]), 2, "a and b");
+    let unknown = cli(&["run", &wf, "--only", "z"], &dir.path().join("cache"));
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("no such step; steps: a, b, c"));
+}

@@ -166,7 +166,7 @@ fn identical_deliveries_at_the_same_instant_are_spooled_and_run_once() {
 #[test]
 fn a_delivery_is_served_while_200_connections_are_held_and_slow_ones_are_closed() {
     let setup = Setup::new(false);
-    let serve = setup.serve(&["--header-timeout", "2", "--body-timeout", "2"], "");
+    let serve = setup.serve(&["--header-timeout", "2s", "--body-timeout", "2s"], "");
     let address = serve.address().to_string();
     // 100 connections that send nothing, 100 that send half a request head.
     let mut held = Vec::new();
@@ -224,7 +224,7 @@ fn a_delivery_is_served_while_200_connections_are_held_and_slow_ones_are_closed(
 fn connections_beyond_the_open_file_limit_wait_and_the_spool_keeps_working() {
     let setup = Setup::new(false);
     // 128 descriptors: the cap is 64 connections, so 200 idle ones cannot exhaust them.
-    let serve = setup.serve(&["--header-timeout", "1"], "ulimit -n 128;");
+    let serve = setup.serve(&["--header-timeout", "1s"], "ulimit -n 128;");
     let address = serve.address().to_string();
     let held: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(&address).unwrap()).collect();
     let (status, body, latency) = deliver(&address, &birth(4));

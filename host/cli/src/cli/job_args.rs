@@ -14,6 +14,8 @@ use adaptor_host::{
 };
 use serde_json::Value;
 
+use super::units::duration;
+
 #[derive(Debug, clap::Args)]
 pub struct JobArgs {
     /// The job: an OpenFn JavaScript job (`.js`), a JSON array of operation calls
@@ -56,6 +58,18 @@ pub struct JobArgs {
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
 
+    /// A workflow's first step (instead of its own start).
+    #[arg(long, value_name = "STEP")]
+    start: Option<String>,
+
+    /// A workflow's last step: its edges are not followed.
+    #[arg(long, value_name = "STEP")]
+    end: Option<String>,
+
+    /// Run only this step of a workflow.
+    #[arg(long, value_name = "STEP", conflicts_with_all = ["start", "end"])]
+    only: Option<String>,
+
     /// Jobs that may run at once in this process (serve); the rest wait for a slot.
     #[arg(long, value_name = "N", default_value_t = adaptor_host::DEFAULT_CONCURRENT_JOBS,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -65,13 +79,14 @@ pub struct JobArgs {
 /// The per-job limits, each with the flag its error message names.
 #[derive(Debug, clap::Args)]
 pub struct LimitArgs {
-    /// Wall-clock limit for the whole job, in seconds (waiting for servers included).
-    #[arg(short = 't', long, value_name = "SECONDS", default_value_t = 300.0)]
-    timeout: f64,
+    /// Wall-clock limit for the whole job, with a unit: 300s, 5m, 500ms (waiting for
+    /// servers included).
+    #[arg(short = 't', long, value_name = "DURATION", default_value = "300s")]
+    timeout: String,
 
-    /// CPU time the adaptor may use, in seconds (waiting for servers excluded).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-    max_cpu: f64,
+    /// CPU time the adaptor may use, with a unit: 30s (waiting for servers excluded).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    max_cpu: String,
 
     /// Memory the adaptor may use, in MiB (at most 4096).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
@@ -94,36 +109,25 @@ pub struct LimitArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_state_size: u64,
 
-    /// Wall-clock limit for the whole run, across a workflow's steps, in seconds.
+    /// Wall-clock limit for the whole run, across a workflow's steps, with a unit: 10m.
     /// Default: none (each job still has --timeout).
-    #[arg(long, value_name = "SECONDS")]
-    run_timeout: Option<f64>,
+    #[arg(long, value_name = "DURATION")]
+    run_timeout: Option<String>,
 }
-
-/// A positive number of seconds given to `flag`.
-fn seconds(flag: &str, v: f64) -> Result<Duration, String> {
-    if v.is_finite() && v > 0.0 && v <= MAX_SECONDS {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(format!(
-            "{flag} must be a number of seconds above 0 and at most {MAX_SECONDS}, got {v}"
-        ))
-    }
-}
-
-/// The longest time limit accepted: one year.
-const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 
 impl LimitArgs {
     fn run_timeout(&self) -> Result<Option<Duration>, String> {
-        self.run_timeout.map(|v| seconds("--run-timeout", v)).transpose()
+        self.run_timeout
+            .as_deref()
+            .map(|v| duration("--run-timeout", v))
+            .transpose()
     }
 
     fn limits(&self) -> Result<Limits, String> {
         Ok(Limits {
             memory_bytes: scaled("--max-memory", self.max_memory, 20, 1, MAX_MEMORY_BYTES >> 20, "MiB")?,
-            cpu_time: seconds("--max-cpu", self.max_cpu)?,
-            wall_time: seconds("--timeout", self.timeout)?,
+            cpu_time: duration("--max-cpu", &self.max_cpu)?,
+            wall_time: duration("--timeout", &self.timeout)?,
             requests: self.max_requests,
             response_bytes: scaled("--max-response-size", self.max_response_size, 20, 1, MAX_MIB, "MiB")?,
             log_bytes: scaled("--max-log-size", self.max_log_size, 10, 1, MAX_MIB << 10, "KiB")?,
@@ -209,7 +213,60 @@ impl EventSink for LogSink {
     }
 }
 
+/// Refuses `@openfn/language-x@V` when the built-in adaptor matches another version
+/// (`latest` and `next` are taken as the built-in one).
+fn check_version(name: &str) -> Result<(), String> {
+    let Some(rest) = name.strip_prefix("@openfn/") else {
+        return Ok(());
+    };
+    let (Some((_, asked)), Some(built_in)) = (rest.split_once('@'), adaptor_host::builtin_version(name)) else {
+        return Ok(());
+    };
+    if asked == built_in || asked == "latest" || asked == "next" {
+        return Ok(());
+    }
+    let package = rest.split('@').next().unwrap_or(rest);
+    Err(format!(
+        "-a {name}: the built-in @openfn/{package} is version {built_in}, not {asked}: give @openfn/{package}@{built_in} \
+         (or no version), or the path of another .wasm build"
+    ))
+}
+
 impl JobArgs {
+    /// Applies --start, --end and --only to a workflow.
+    fn select_steps(&self, workflow: &mut Workflow) -> Result<(), String> {
+        let ids: Vec<String> = workflow.steps.iter().map(|s| s.id.clone()).collect();
+        let known = |id: &str, flag: &str| {
+            if ids.iter().any(|known| known == id) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{flag} {id}: the workflow has no such step; steps: {}",
+                    ids.join(", ")
+                ))
+            }
+        };
+        let stop_after = |workflow: &mut Workflow, id: &str| {
+            if let Some(step) = workflow.steps.iter_mut().find(|s| s.id == id) {
+                step.next.clear();
+            }
+        };
+        if let Some(only) = &self.only {
+            known(only, "--only")?;
+            workflow.start = only.clone();
+            stop_after(workflow, only);
+        }
+        if let Some(start) = &self.start {
+            known(start, "--start")?;
+            workflow.start = start.clone();
+        }
+        if let Some(end) = &self.end {
+            known(end, "--end")?;
+            stop_after(workflow, end);
+        }
+        Ok(())
+    }
+
     /// The job's name: its file name without `.json`, the key of `errors.<name>`.
     pub fn step_id(&self) -> String {
         self.job
@@ -250,10 +307,14 @@ impl JobArgs {
         .map_err(|e| e.to_string())?;
         // Every adaptor loads (and compiles) before anything runs: a bad name or a
         // refused component is unusable input, not a failed job.
-        let load = |name: &str| host.adaptor(name).map(drop).map_err(|e| e.to_string());
+        let load = |name: &str| {
+            check_version(name)?;
+            host.adaptor(name).map(drop).map_err(|e| e.to_string())
+        };
         let (plan, credentials) = if let Some(value) = value.as_ref().filter(|v| Workflow::looks_like(v)) {
             let base = self.job.parent().unwrap_or(Path::new("."));
-            let workflow = Workflow::from_value(value, base).map_err(|e| format!("{}: {e}", self.job.display()))?;
+            let mut workflow = Workflow::from_value(value, base).map_err(|e| format!("{}: {e}", self.job.display()))?;
+            self.select_steps(&mut workflow)?;
             for step in workflow.steps.iter().filter(|s| s.job.is_some()) {
                 if let Some(name) = step.adaptor.as_deref() {
                     load(name)?;

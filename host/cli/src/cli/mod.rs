@@ -6,6 +6,7 @@ mod job_args;
 mod list;
 mod run;
 mod serve;
+mod units;
 
 use std::process::ExitCode;
 
@@ -24,11 +25,12 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Log level: error, warn, info, debug or trace.
+    /// Log level, as OpenFn's CLI names them (none, default, info, debug) or error,
+    /// warn, trace. `default` is info.
     ///
     /// Logs go to stderr; every configuration value is masked in them.
-    #[arg(long, global = true, default_value = "info", value_name = "LEVEL")]
-    log: tracing::Level,
+    #[arg(short = 'l', long, global = true, default_value = "default", value_name = "LEVEL", value_parser = log_level)]
+    log: LogLevel,
 
     /// Write logs as JSON lines instead of text.
     #[arg(long, global = true)]
@@ -72,10 +74,28 @@ pub fn main() -> ExitCode {
     })
 }
 
-fn init_logging(level: tracing::Level, json: bool) {
+/// A log level: `None` for OpenFn's `none` (no logs).
+#[derive(Debug, Clone, Copy)]
+struct LogLevel(Option<tracing::Level>);
+
+/// Parses OpenFn's `none` and `default` (info), or a tracing level.
+fn log_level(text: &str) -> Result<LogLevel, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "none" => Ok(LogLevel(None)),
+        "default" => Ok(LogLevel(Some(tracing::Level::INFO))),
+        other => other.parse().map(|level| LogLevel(Some(level))).map_err(|_| {
+            format!("unknown log level {text:?}: expected none, default, info, debug, warn, error or trace")
+        }),
+    }
+}
+
+fn init_logging(LogLevel(level): LogLevel, json: bool) {
     // The host (and the adaptors' log lines, which it emits) at the chosen level;
     // wasmtime and the HTTP stack only when something is wrong.
-    let filter = EnvFilter::new(format!("adaptor_host={level},warn"));
+    let filter = match level {
+        Some(level) => EnvFilter::new(format!("adaptor_host={level},warn")),
+        None => EnvFilter::new("off"),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

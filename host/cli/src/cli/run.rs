@@ -18,12 +18,20 @@ pub struct RunArgs {
     job: JobArgs,
 
     /// The initial state, a JSON object. Default: {}.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "state_stdin")]
     state: Option<PathBuf>,
 
+    /// Read the initial state from standard input.
+    #[arg(short = 'S', long = "state-stdin")]
+    state_stdin: bool,
+
     /// Write the output state here instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "output_stdout")]
     output: Option<PathBuf>,
+
+    /// Write the output state to standard output (the default without -o).
+    #[arg(short = 'O', long = "output-stdout")]
+    output_stdout: bool,
 }
 
 pub async fn run(args: RunArgs) -> ExitCode {
@@ -31,6 +39,16 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let prepared = args.job.prepare().and_then(|prepared| {
         let state = match &args.state {
             Some(path) => parse_object(path, "state")?,
+            None if args.state_stdin => {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| format!("cannot read the state from standard input: {e}"))?;
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(value @ Value::Object(_)) => value,
+                    Ok(_) => return Err("the state on standard input must be a JSON object".to_string()),
+                    Err(e) => return Err(format!("the state on standard input is not valid JSON: {e}")),
+                }
+            }
             None => json!({}),
         };
         Ok((prepared, state))

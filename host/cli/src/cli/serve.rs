@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::job_args::{JobArgs, Prepared};
+use super::units::duration;
 use super::{BAD_INPUT, report};
 
 #[derive(Debug, clap::Args)]
@@ -72,14 +73,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
 
-    /// Seconds a connection may take to send a request's headers (also how long an
-    /// idle connection is kept).
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    header_timeout: f64,
+    /// How long a connection may take to send a request's headers (also how long an
+    /// idle connection is kept), with a unit: 10s.
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    header_timeout: String,
 
-    /// Seconds a delivery may take to send its body.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-    body_timeout: f64,
+    /// How long a delivery may take to send its body, with a unit: 30s.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    body_timeout: String,
 }
 
 /// What the receiver needs.
@@ -89,14 +90,6 @@ struct Receiver {
     queue: mpsc::UnboundedSender<Spooled>,
     max_body: usize,
     body_timeout: Duration,
-}
-
-fn seconds(flag: &str, v: f64) -> Result<Duration, String> {
-    if v.is_finite() && v > 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(format!("{flag} must be a positive number of seconds, got {v}"))
-    }
 }
 
 /// `--max-connections`, bounded by half the open-file limit.
@@ -127,8 +120,8 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             _ => None,
         }
             .ok_or("configuration.shaSecret is missing: expected the client's SHA secret, which signs deliveries (give it with --credentials)")?;
-        let header_timeout = seconds("--header-timeout", args.header_timeout)?;
-        let body_timeout = seconds("--body-timeout", args.body_timeout)?;
+        let header_timeout = duration("--header-timeout", &args.header_timeout)?;
+        let body_timeout = duration("--body-timeout", &args.body_timeout)?;
         let options = SpoolOptions {
             retention: args.retention,
             max_attempts: args.max_attempts,
