@@ -50,8 +50,12 @@ enum Said {
 impl Channel {
     /// Sends `event`, rejoining the run channel on a new connection when the old one
     /// dropped; a push cut off by a dropped connection is sent again.
+    ///
+    /// A push sent again may have arrived the first time, its reply lost with the
+    /// connection: a refusal of the second send is then taken as the first's success.
     async fn push(&mut self, event: &str, payload: Value) -> Said {
         let mut link = self.ctx.link.clone();
+        let mut resent = false;
         loop {
             if self.refused {
                 return Said::Refused("the run channel refused the join".into());
@@ -77,6 +81,14 @@ impl Channel {
             match conn.call(&self.topic, event, payload.clone()).await {
                 Ok(Reply::Ok(response)) => return Said::Ok(response),
                 Ok(Reply::Binary(bytes)) => return Said::Binary(bytes),
+                Ok(Reply::Error(response)) if resent => {
+                    tracing::info!(
+                        run = self.id,
+                        event,
+                        "sent again after a reconnect and refused ({response}): the first send had arrived"
+                    );
+                    return Said::Ok(Value::Null);
+                }
                 Ok(Reply::Error(response)) => {
                     tracing::warn!(run = self.id, event, "lightning answered an error: {response}");
                     return Said::Refused(response.to_string());
@@ -85,7 +97,14 @@ impl Channel {
                     tracing::warn!(run = self.id, event, "lightning did not answer in time");
                     return Said::Refused("no reply in time".into());
                 }
-                Err(NoReply::Gone) => conn.closed.cancelled().await,
+                Err(NoReply::Gone) => {
+                    resent = true;
+                    conn.closed.cancelled().await;
+                    // Wait for the next connection rather than retry on this one.
+                    let _ = link
+                        .wait_for(|current| current.as_ref().is_none_or(|c| c.id != conn.id))
+                        .await;
+                }
             }
         }
     }
