@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use adaptor_host::events::{Event, EventKind};
 use adaptor_host::workflow::Workflow;
-use adaptor_host::{Cancel, Credentials, Host, HostOptions, Plan, Reason, RunOutcome, RunRequest, run};
-use serde_json::{Value, json};
+use adaptor_host::{Cancel, Credentials, Host, HostOptions, Plan, RunOutcome, RunRequest, run};
+use serde_json::json;
 use simulators::openlmis::Simulator;
 
 #[tokio::main]
@@ -98,6 +98,9 @@ fn line(event: &Event) -> String {
 
 #[cfg(test)]
 mod tests {
+    use adaptor_host::Reason;
+    use serde_json::Value;
+
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,5 +51,8 @@ mod retries;
 mod stock;
 /// OpenCRVS webhooks: subscription, `adaptor-host serve`, signatures, the spool.
 mod webhooks;
+/// `adaptor-host worker` against the Lightning simulator: reasons, limits, reconnects,
+/// shutdown, a thousand runs.
+mod worker;
 /// Workflows: steps across adaptors, credential maps, edges.
 mod workflows;

@@ -7,6 +7,7 @@ mod list;
 mod run;
 mod serve;
 mod units;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,8 @@ enum Command {
     /// Run the examples against local simulators (started and stopped here) and print
     /// their output states.
     Demo(demo::DemoArgs),
+    /// Work for OpenFn Lightning: claim runs over its worker socket and run them.
+    Worker(worker::WorkerArgs),
 }
 
 /// What the binary does.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
             Command::Docs(args) => docs::docs(args).await,
             Command::Demo(args) => demo::demo(args).await,
             Command::Serve(args) => serve::serve(args).await,
+            Command::Worker(args) => worker::worker(args).await,
         }
     })
 }
