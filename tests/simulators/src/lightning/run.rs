@@ -64,6 +64,12 @@ pub(crate) fn handle(w: &mut World, ctx: &Ctx, run_id: &str, payload: &Value) ->
         return ctx.reject_one(w, "run", "no such run");
     };
     let run = &w.runs[index];
+    if let Some(why) = resent(run, &ctx.event, payload) {
+        // A push the server already applied, sent again because its reply was lost
+        // with a dropped socket: refused as a duplicate, as Lightning's unique step ids
+        // and finished runs refuse it, but no protocol violation by the worker.
+        return Answer::error(json!({"errors": {"id": [why]}}));
+    }
     if run.finished() {
         let why = match &run.state {
             RunState::Lost => "the run was marked lost".to_string(),
@@ -290,6 +296,19 @@ fn reachable(run: &Run, job: &str) -> Result<(), String> {
             "job {job:?} is not the starting node and no enabled edge whose condition holds leads to it from \
              the starting trigger or a completed step"
         ))
+    }
+}
+
+/// Why a push repeats one already applied (same step id, or a run already completed
+/// as this `run:complete` says), if it does.
+fn resent(run: &Run, event: &str, payload: &Value) -> Option<String> {
+    let step_id = payload["step_id"].as_str();
+    let step = step_id.and_then(|id| run.steps.iter().find(|s| s.step_id == id));
+    match event {
+        "step:start" if step.is_some() => Some("this step was already started".into()),
+        "step:complete" if step.is_some_and(|s| s.reason.is_some()) => Some("this step was already completed".into()),
+        "run:complete" if matches!(run.state, RunState::Finished(_)) => Some("this run was already completed".into()),
+        _ => None,
     }
 }
 
