@@ -299,12 +299,13 @@ fn reachable(run: &Run, job: &str) -> Result<(), String> {
     }
 }
 
-/// Why a push repeats one already applied (same step id, or a run already completed
-/// as this `run:complete` says), if it does.
+/// Why a push repeats one already applied (`run:start` of a started run, a step id
+/// already started or completed, `run:complete` of a completed run), if it does.
 fn resent(run: &Run, event: &str, payload: &Value) -> Option<String> {
     let step_id = payload["step_id"].as_str();
     let step = step_id.and_then(|id| run.steps.iter().find(|s| s.step_id == id));
     match event {
+        "run:start" if run.state == RunState::Started => Some("this run was already started".into()),
         "step:start" if step.is_some() => Some("this step was already started".into()),
         "step:complete" if step.is_some_and(|s| s.reason.is_some()) => Some("this step was already completed".into()),
         "run:complete" if matches!(run.state, RunState::Finished(_)) => Some("this run was already completed".into()),
