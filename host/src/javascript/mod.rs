@@ -195,10 +195,7 @@ async fn run(
             .call_run(&mut store, source, &state_text, &job_options)
             .await;
         let sandbox = store.data();
-        runtime_peak.store(
-            u64::try_from(sandbox.peak_memory()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        runtime_peak.store(sandbox.peak_memory(), Ordering::Relaxed);
         Ok::<_, Error>((result, sandbox.broken_limit(), sandbox.stderr()))
     };
     tokio::pin!(guest);

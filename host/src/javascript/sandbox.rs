@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::events::{JobLog, LogLevel, LogSource};
-use crate::sandbox::limits::EPOCH_TICK;
 use crate::sandbox::limits::{Limit, Limits};
+use crate::sandbox::{MemoryLimiter, meter_cpu};
 
 pub(super) mod bindings {
     wasmtime::component::bindgen!({
@@ -120,8 +120,6 @@ pub(super) struct JsSandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     memory: MemoryLimiter,
-    cpu_ticks: u64,
-    max_cpu_ticks: u64,
     broken: Option<Limit>,
     stderr: MemoryOutputPipe,
     log: JobLog,
@@ -134,18 +132,11 @@ impl JsSandbox {
     /// A fresh store for one job, with its limits; operation calls go to `calls`.
     pub fn store(engine: &Engine, limits: &Limits, log: JobLog, calls: mpsc::Sender<Call>) -> Store<JsSandbox> {
         let stderr = MemoryOutputPipe::new(STDERR_BYTES);
-        let tick_ms = u64::try_from(EPOCH_TICK.as_millis()).unwrap_or(1).max(1);
         let sandbox = JsSandbox {
             // No environment, arguments, directories or sockets.
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
             table: ResourceTable::new(),
-            memory: MemoryLimiter {
-                max: limits.memory_bytes,
-                hit: false,
-                peak: 0,
-            },
-            cpu_ticks: 0,
-            max_cpu_ticks: u64::try_from(limits.cpu_time.as_millis()).unwrap_or(u64::MAX) / tick_ms,
+            memory: MemoryLimiter::new(limits.memory_bytes),
             broken: None,
             stderr,
             log,
@@ -155,19 +146,7 @@ impl JsSandbox {
         };
         let mut store = Store::new(engine, sandbox);
         store.limiter(|s| &mut s.memory);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            let sandbox = ctx.data_mut();
-            sandbox.cpu_ticks += 1;
-            if sandbox.cpu_ticks > sandbox.max_cpu_ticks {
-                let limit = Limit::CpuTime(std::time::Duration::from_millis(
-                    sandbox.max_cpu_ticks * EPOCH_TICK.as_millis() as u64,
-                ));
-                sandbox.broken = Some(limit);
-                return Err(wasmtime::Error::msg(limit.to_string()));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
+        meter_cpu(&mut store, limits.cpu_time, |s| &mut s.broken);
         store
     }
 
@@ -178,7 +157,7 @@ impl JsSandbox {
     }
 
     /// The largest linear memory the runtime asked for, in bytes.
-    pub fn peak_memory(&self) -> usize {
+    pub fn peak_memory(&self) -> u64 {
         self.memory.peak
     }
 
@@ -252,27 +231,5 @@ impl adaptor_import::Host for JsSandbox {
             Ok(Reply::Failed(error)) => Ok(Err(error)),
             Ok(Reply::Fatal) | Err(_) => Err(wasmtime::Error::msg("the adaptor stopped the job")),
         }
-    }
-}
-
-/// Caps linear memory, records that the cap was hit, and the peak.
-struct MemoryLimiter {
-    max: u64,
-    hit: bool,
-    peak: usize,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if u64::try_from(desired).unwrap_or(u64::MAX) > self.max {
-            self.hit = true;
-            return Err(wasmtime::Error::msg(Limit::Memory(self.max).to_string()));
-        }
-        self.peak = self.peak.max(desired);
-        Ok(true)
-    }
-
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
     }
 }

@@ -54,8 +54,6 @@ pub struct Sandbox {
     hooks: Hooks,
     memory: MemoryLimiter,
     log: GuestLog,
-    cpu_ticks: u64,
-    max_cpu_ticks: u64,
     stderr: MemoryOutputPipe,
     incidents: Arc<Incidents>,
     /// The limit that stopped the job, recorded where it was enforced.
@@ -86,45 +84,23 @@ impl Sandbox {
             limits.response_bytes,
             limits.wall_time,
         );
-        let tick_ms = u64::try_from(EPOCH_TICK.as_millis()).unwrap_or(1).max(1);
-        let max_cpu_ticks = u64::try_from(limits.cpu_time.as_millis()).unwrap_or(u64::MAX) / tick_ms;
         let sandbox = Sandbox {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks,
-            memory: MemoryLimiter {
-                max: limits.memory_bytes,
-                hit: false,
-                peak: 0,
-            },
+            memory: MemoryLimiter::new(limits.memory_bytes),
             log: GuestLog {
                 operation: String::new(),
                 budget,
             },
-            cpu_ticks: 0,
-            max_cpu_ticks,
             stderr,
             incidents,
             broken: None,
         };
         let mut store = Store::new(engine, sandbox);
         store.limiter(|s| &mut s.memory);
-        // Count the ticks that pass while guest code runs, and yield to the runtime at
-        // each one so the job's wall-clock time-out can fire even in a busy loop.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            let sandbox = ctx.data_mut();
-            sandbox.cpu_ticks += 1;
-            if sandbox.cpu_ticks > sandbox.max_cpu_ticks {
-                let limit = Limit::CpuTime(std::time::Duration::from_millis(
-                    sandbox.max_cpu_ticks * EPOCH_TICK.as_millis() as u64,
-                ));
-                sandbox.broken = Some(limit);
-                return Err(wasmtime::Error::msg(limit.to_string()));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
+        meter_cpu(&mut store, limits.cpu_time, |s| &mut s.broken);
         store
     }
 
@@ -238,12 +214,48 @@ pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
 
 use wasmtime_wasi::cli::WasiCliView as _;
 
+/// Counts the epoch ticks that pass while guest code runs in `store` and stops it past
+/// `cpu_time`, recording the limit where `broken` points; at each tick it yields to the
+/// runtime, so the job's wall-clock time-out and cancellation fire even in a busy loop.
+/// Every sandbox (an adaptor's, the JavaScript runtime's) is metered by it.
+pub(crate) fn meter_cpu<T: 'static>(
+    store: &mut Store<T>,
+    cpu_time: std::time::Duration,
+    broken: fn(&mut T) -> &mut Option<Limit>,
+) {
+    let tick_ms = u64::try_from(EPOCH_TICK.as_millis()).unwrap_or(1).max(1);
+    let max_ticks = u64::try_from(cpu_time.as_millis()).unwrap_or(u64::MAX) / tick_ms;
+    let mut ticks = 0u64;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |mut ctx| {
+        ticks += 1;
+        if ticks > max_ticks {
+            let limit = Limit::CpuTime(std::time::Duration::from_millis(max_ticks.saturating_mul(tick_ms)));
+            *broken(ctx.data_mut()) = Some(limit);
+            return Err(wasmtime::Error::msg(limit.to_string()));
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+}
+
 /// Caps linear memory; records that the cap was hit so the error can name it, and the
 /// largest size any memory reached (linear memories never shrink, so it is the peak).
-struct MemoryLimiter {
-    max: u64,
-    hit: bool,
-    peak: u64,
+/// Shared by every sandbox.
+pub(crate) struct MemoryLimiter {
+    pub(crate) max: u64,
+    pub(crate) hit: bool,
+    pub(crate) peak: u64,
+}
+
+impl MemoryLimiter {
+    /// A limiter of `max` bytes.
+    pub(crate) fn new(max: u64) -> MemoryLimiter {
+        MemoryLimiter {
+            max,
+            hit: false,
+            peak: 0,
+        }
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
