@@ -21,8 +21,9 @@ const MIN_SECRET: usize = 3;
 /// would match unrelated Base64 text too often.
 const MIN_BASE64: usize = 6;
 
-/// `encodeURIComponent`: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+/// `encodeURIComponent`: everything but `A-Z a-z 0-9 - _ . ! ~ * ' ( )` (also what
+/// OpenCRVS webhook signatures are taken over).
+pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

@@ -3,20 +3,10 @@
 //! whole raw body (not what the documentation says: see the reference, §5).
 
 use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use sha2::Sha256;
 
-/// What JavaScript's `encodeURIComponent` leaves alone: `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
+use crate::redact::COMPONENT;
 
 /// Why a delivery's signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +28,7 @@ pub enum SignatureError {
 fn mac(secret: &str, body: &str) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(b"sha256:");
-    for part in utf8_percent_encode(body, URI_COMPONENT) {
+    for part in utf8_percent_encode(body, COMPONENT) {
         mac.update(part.as_bytes());
     }
     mac
@@ -94,7 +84,7 @@ mod tests {
     fn encodes_like_encode_uri_component() {
         // encodeURIComponent keeps these; a signature over a differently encoded body
         // would not match OpenCRVS's.
-        let encoded: String = utf8_percent_encode("a-_.!~*'() é/?&=", URI_COMPONENT).collect();
+        let encoded: String = utf8_percent_encode("a-_.!~*'() é/?&=", COMPONENT).collect();
         assert_eq!(encoded, "a-_.!~*'()%20%C3%A9%2F%3F%26%3D");
     }
 }
