@@ -180,8 +180,10 @@ fn a_delivery_is_served_while_200_connections_are_held_and_slow_ones_are_closed(
     let started = Instant::now();
     let (status, body, latency) = deliver(&address, &birth(2));
     assert_eq!(status, 200, "{body}\n{}", serve.log());
+    // Served at once, not after the held connections' 2 s header timeout freed a slot
+    // (the bound is that timeout, not a speed: the suite runs on a busy machine).
     assert!(
-        latency < Duration::from_secs(1),
+        latency < Duration::from_secs(2),
         "{latency:?} with 200 connections held"
     );
     eprintln!("delivery latency with 200 connections held: {latency:?}");
