@@ -17,7 +17,8 @@
 //! Before each run of an event's job its attempt count (`attempts/<name>`) is
 //! incremented and synced, so a job that crashes the whole process counts too. An
 //! event already tried `max_attempts` times moves to `dead/` instead of running again:
-//! a poison event is not replayed on every start. `dead/` is never pruned.
+//! a poison event is not replayed on every start. `dead/` is never pruned. A run
+//! stopped on purpose (a shutdown) gives its attempt back ([`Spool::release`]).
 //!
 //! A failed write (a full disk) removes its temporary file and its marker; temporary
 //! files left by a crash are removed on open.
@@ -251,19 +252,41 @@ impl Spool {
             return Ok(Attempt::Dead(tried));
         }
         let attempt = tried + 1;
+        self.write_attempts(event, attempt)?;
+        Ok(Attempt::Run(attempt))
+    }
+
+    /// Takes back the attempt [`begin`](Self::begin) recorded, durably: the job was
+    /// stopped on purpose (a shutdown) before it finished, so this run does not count
+    /// towards `max_attempts`. The event stays in `pending/` and runs after a restart.
+    pub fn release(&self, event: &Spooled) -> std::io::Result<()> {
+        let counter = self.attempts_path(event);
+        let tried = match fs::read_to_string(&counter) {
+            Ok(text) => text.trim().parse::<u32>().unwrap_or(1),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if tried > 1 {
+            return self.write_attempts(event, tried - 1);
+        }
+        fs::remove_file(&counter)?;
+        sync_dir(&self.dir.join(ATTEMPTS))
+    }
+
+    /// Replaces the event's attempt count with `attempts`, atomically and durably.
+    fn write_attempts(&self, event: &Spooled, attempts: u32) -> std::io::Result<()> {
         let tmp = self.dir.join(format!(".{}.attempts{TMP}", event.name()));
         let written = (|| {
             let mut file = fs::File::create(&tmp)?;
-            file.write_all(attempt.to_string().as_bytes())?;
+            file.write_all(attempts.to_string().as_bytes())?;
             file.sync_all()?;
-            fs::rename(&tmp, &counter)?;
+            fs::rename(&tmp, self.attempts_path(event))?;
             sync_dir(&self.dir.join(ATTEMPTS))
         })();
-        if let Err(e) = written {
+        if written.is_err() {
             let _ = fs::remove_file(&tmp);
-            return Err(e);
         }
-        Ok(Attempt::Run(attempt))
+        written
     }
 
     /// Moves an event out of `pending/` once its job has run, and deletes the oldest
@@ -393,5 +416,29 @@ mod tests {
         assert!(spool.pending().unwrap().is_empty());
         assert_eq!(names(&dir.path().join("dead")).unwrap(), [event.name()]);
         assert!(spool.accept(b"{\"poison\":1}").unwrap().is_none(), "still known");
+    }
+
+    #[test]
+    fn a_released_attempt_does_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SpoolOptions {
+            retention: 10,
+            max_attempts: 2,
+        };
+        let spool = Spool::open_with(dir.path(), options).unwrap();
+        let event = spool.accept(b"{\"stopped\":1}").unwrap().unwrap();
+        spool
+            .release(&event)
+            .unwrap_or_else(|e| panic!("nothing to give back is not an error: {e}"));
+        // A crash during attempt 1 counts; shutdowns during attempt 2 give it back.
+        assert_eq!(spool.begin(&event).unwrap(), Attempt::Run(1));
+        for _ in 0..3 {
+            let spool = Spool::open_with(dir.path(), options).unwrap();
+            assert_eq!(spool.begin(&event).unwrap(), Attempt::Run(2));
+            spool.release(&event).unwrap();
+        }
+        assert_eq!(spool.pending().unwrap(), std::slice::from_ref(&event), "still pending");
+        assert_eq!(spool.begin(&event).unwrap(), Attempt::Run(2));
+        assert_eq!(spool.begin(&event).unwrap(), Attempt::Dead(2), "crashes still count");
     }
 }
