@@ -8,6 +8,8 @@ mod bounds;
 /// Shared set-up: the host, simulators with canary credentials, the CLI runner.
 mod util;
 
+/// `adaptor-host run --batch`: one input state per line, concurrent, output in order.
+mod batch;
 /// The compiled-component cache: private directories, entries verified before loading.
 mod cache_integrity;
 /// `adaptor-host run` end to end: output state, exit codes, secrets, bad input.

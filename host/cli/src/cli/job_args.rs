@@ -70,7 +70,8 @@ pub struct JobArgs {
     #[arg(long, value_name = "STEP", conflicts_with_all = ["start", "end"])]
     only: Option<String>,
 
-    /// Jobs that may run at once in this process (serve); the rest wait for a slot.
+    /// Jobs that may run at once in this process: lines of `run --batch`, events of
+    /// `serve`; the rest wait for a slot. The host's job slots are sized from it.
     #[arg(long, value_name = "N", default_value_t = adaptor_host::DEFAULT_CONCURRENT_JOBS,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,

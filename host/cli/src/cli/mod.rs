@@ -1,5 +1,6 @@
 //! The command line: argument definitions, logging set-up and dispatch.
 
+mod batch;
 mod demo;
 mod docs;
 mod job_args;
@@ -113,6 +114,23 @@ fn init_logging(LogLevel(level): LogLevel, json: bool) {
 /// Prints `adaptor-host: message` to stderr.
 fn report(message: &str) {
     eprintln!("adaptor-host: {message}");
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM. While it waits, neither signal ends the
+/// process.
+async fn terminated() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 /// The exit status of a failed job.

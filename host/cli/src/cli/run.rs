@@ -1,6 +1,6 @@
 //! `adaptor-host run`: one job or workflow, OpenFn CLI style, through the library's
-//! run API. Ctrl-C or SIGTERM cancels the run: the state reached so far is still
-//! written, and the exit status is 130.
+//! run API (or many runs of it with `--batch`, see `batch`). Ctrl-C or SIGTERM cancels
+//! the run: the state reached so far is still written, and the exit status is 130.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::job_args::{JobArgs, parse_object};
 use adaptor_host::{Cancel, Reason};
 
-use super::{BAD_INPUT, CANCELLED, JOB_FAILED, report};
+use super::{BAD_INPUT, CANCELLED, JOB_FAILED, report, terminated};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -20,6 +20,14 @@ pub struct RunArgs {
     /// The initial state, a JSON object. Default: {}.
     #[arg(short, long, value_name = "FILE", conflicts_with = "state_stdin")]
     state: Option<PathBuf>,
+
+    /// Run the job once per line of this file (`-`: standard input), each line an input
+    /// state (a JSON object), each run in a fresh sandbox, up to --concurrency at once.
+    /// Writes one output state per line, compact and in input order, to -o or stdout; a
+    /// line that failed or is not a JSON object gets its `errors` there. Exit status 1 if
+    /// any line failed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["state", "state_stdin"])]
+    batch: Option<PathBuf>,
 
     /// Read the initial state from standard input.
     #[arg(short = 'S', long = "state-stdin")]
@@ -36,6 +44,16 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs) -> ExitCode {
     let step_id = args.job.step_id();
+    if let Some(batch) = &args.batch {
+        return match args.job.prepare() {
+            Ok(prepared) => super::batch::run(prepared, &step_id, batch, args.output.as_deref()).await,
+            Err(message) => {
+                // Nothing ran, and no line has an output line.
+                report(&message);
+                ExitCode::from(BAD_INPUT)
+            }
+        };
+    }
     let prepared = args.job.prepare().and_then(|prepared| {
         let state = match &args.state {
             Some(path) => parse_object(path, "state")?,
@@ -81,18 +99,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
 
 /// Cancels the run on Ctrl-C (SIGINT) or SIGTERM.
 async fn cancel_on_signal(cancel: Cancel) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    terminated().await;
     report("cancelling the run: the state reached so far will be written");
     cancel.cancel();
 }
