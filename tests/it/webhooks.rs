@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use simulators::opencrvs::{ServerVersion, Signing};
 
+use crate::batch::Gate;
 use crate::util::{canary_crvs_client, crvs_simulator, opencrvs, options, run, write_json};
 
 /// `adaptor-host serve` in a child process; killed on drop.
@@ -84,6 +85,25 @@ impl Serve {
 
     pub(crate) fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM, as a service manager stops it.
+    pub(crate) fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    }
+
+    /// Waits for the process to exit: its exit code.
+    pub(crate) fn exit_code(&mut self) -> Option<i32> {
+        let mut status = None;
+        wait_for("serve to exit", || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        status.and_then(|s| s.code())
     }
 }
 
@@ -305,4 +325,158 @@ async fn subscription_fails_when_the_callback_does_not_echo_the_challenge() {
         outcome.state["errors"]["test"]["details"]["body"]["hub"]["reason"],
         "hub.secret is incorrect"
     );
+}
+
+/// A job that GETs `gate` for each event, and the credentials it needs (the OpenCRVS
+/// simulator's, with `gate` as the gateway): the paths of both.
+fn gate_job(sim: &simulators::opencrvs::Simulator, gate: &Gate, dir: &Path) -> (String, String) {
+    let mut credentials = sim.configuration(&canary_crvs_client(), true);
+    credentials["shaSecret"] = json!(canary_crvs_client().sha_secret);
+    credentials["services"]["gateway"] = json!(gate.url());
+    let creds = write_json(dir, "creds.json", &credentials);
+    let job = write_json(dir, "on-birth.json", &json!([{"request": ["GET", "gate"]}]));
+    (job, creds)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_events_concurrently_up_to_the_bound() {
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    let gate = Gate::new(4, Duration::from_secs(30));
+    let dir = tempfile::tempdir().unwrap();
+    let (job, creds) = gate_job(&sim, &gate, dir.path());
+    let (spool, output) = (dir.path().join("spool"), dir.path().join("out"));
+    let serve = Serve::start_with(&job, &creds, &spool, &output, &["--concurrency", "4"], "");
+    subscribe(&sim, &format!("{}/births", serve.url)).await;
+    for n in 0..8 {
+        assert_eq!(sim.register_birth(&format!("Concurrent {n}"))[0].status, Some(200));
+    }
+    wait_for("8 outputs", || files(&output).len() == 8);
+    assert_eq!(
+        gate.most_in_flight(),
+        4,
+        "--concurrency 4 runs 4 jobs at once, no more: {}",
+        serve.log()
+    );
+    assert_eq!(files(&spool.join("done")).len(), 8);
+    assert!(files(&spool.join("pending")).is_empty());
+    drop(serve);
+
+    // One at a time: a second request would open the gate; each waits 300 ms for it.
+    let gate = Gate::new(2, Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    let (job, creds) = gate_job(&sim, &gate, dir.path());
+    let (spool, output) = (dir.path().join("spool"), dir.path().join("out"));
+    let serve = Serve::start_with(&job, &creds, &spool, &output, &["--concurrency", "1"], "");
+    let secret = canary_crvs_client().sha_secret;
+    for n in 0..3 {
+        let body = json!({"event": {"hub": {"topic": "BIRTH_REGISTERED"}, "context": [{"n": n}]}}).to_string();
+        assert_eq!(deliver(&serve.url, &secret, &body), 200, "{}", serve.log());
+    }
+    wait_for("3 outputs", || files(&output).len() == 3);
+    assert_eq!(gate.most_in_flight(), 1, "--concurrency 1 runs one job at a time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_about_one_record_run_one_after_another_in_arrival_order() {
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    // Three requests at once would open the gate; until then each waits 3 s.
+    let gate = Gate::new(3, Duration::from_secs(3));
+    let dir = tempfile::tempdir().unwrap();
+    let (_, creds) = gate_job(&sim, &gate, dir.path());
+    let job = write_json(
+        dir.path(),
+        "on-event.json",
+        &json!([{"request": ["GET", "gate", null, {"params": {"n": "$.data.n"}}]}]),
+    );
+    let (spool, output) = (dir.path().join("spool"), dir.path().join("out"));
+    let serve = Serve::start_with(&job, &creds, &spool, &output, &["--concurrency", "4"], "");
+    let secret = canary_crvs_client().sha_secret;
+    for (n, record) in [(1, "A"), (2, "B"), (3, "A"), (4, "A")] {
+        let task = json!({"resourceType": "Task", "focus": {"reference": format!("Composition/{record}")}});
+        let body = json!({"n": n, "event": {"hub": {"topic": "BIRTH_CORRECTED"},
+            "context": [{"resourceType": "Bundle", "entry": [{"resource": task}]}]}});
+        assert_eq!(deliver(&serve.url, &secret, &body.to_string()), 200, "{}", serve.log());
+    }
+    wait_for("4 outputs", || files(&output).len() == 4);
+    assert_eq!(
+        gate.most_in_flight(),
+        2,
+        "record A's first event beside record B's, never two of A's: {}",
+        serve.log()
+    );
+    let of_a: Vec<String> = gate.answered().into_iter().filter(|query| query != "n=2").collect();
+    assert_eq!(of_a, ["n=1", "n=3", "n=4"], "record A's events in arrival order");
+}
+
+/// POSTs a signed delivery of `body` to `url`: the status of the answer.
+fn deliver(url: &str, secret: &str, body: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let head = format!(
+        "POST /births HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Hub-Signature: {}\r\nConnection: close\r\n\r\n",
+        body.len(),
+        adaptor_host::webhook::sign(secret, body)
+    );
+    stream.write_all(format!("{head}{body}").as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_lets_running_jobs_finish_within_the_grace_period() {
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    let gate = Gate::new(usize::MAX, Duration::from_secs(60));
+    let dir = tempfile::tempdir().unwrap();
+    let (job, creds) = gate_job(&sim, &gate, dir.path());
+    let (spool, output) = (dir.path().join("spool"), dir.path().join("out"));
+    let mut serve = Serve::start_with(&job, &creds, &spool, &output, &["--grace", "60s"], "");
+    let secret = canary_crvs_client().sha_secret;
+    assert_eq!(deliver(&serve.url, &secret, "{\"finishing\": 1}"), 200);
+    wait_for("the job at the gate", || gate.in_flight() == 1);
+
+    serve.terminate();
+    let address = serve.address().to_string();
+    wait_for("the listener to close", || {
+        std::net::TcpStream::connect(&address).is_err()
+    });
+    assert!(serve.log().contains("stopping"), "{}", serve.log());
+    gate.open();
+    assert_eq!(serve.exit_code(), Some(0), "{}", serve.log());
+    assert_eq!(files(&output).len(), 1, "the running job finished: {}", serve.log());
+    assert_eq!(files(&spool.join("done")).len(), 1);
+    assert!(files(&spool.join("pending")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_cancels_jobs_after_the_grace_period_and_their_events_run_after_a_restart() {
+    let sim = crvs_simulator(ServerVersion::V1_8);
+    let gate = Gate::new(usize::MAX, Duration::from_secs(600));
+    let dir = tempfile::tempdir().unwrap();
+    let (job, creds) = gate_job(&sim, &gate, dir.path());
+    let (spool, output) = (dir.path().join("spool"), dir.path().join("out"));
+    let flags = ["--concurrency", "2", "--grace", "1s"];
+    let mut first = Serve::start_with(&job, &creds, &spool, &output, &flags, "");
+    let secret = canary_crvs_client().sha_secret;
+    for n in 0..3 {
+        assert_eq!(deliver(&first.url, &secret, &format!("{{\"stopped\": {n}}}")), 200);
+    }
+    wait_for("two jobs at the gate", || gate.in_flight() == 2);
+    first.terminate();
+    assert_eq!(first.exit_code(), Some(0), "{}", first.log());
+    assert!(first.log().contains("--grace is over"), "{}", first.log());
+    assert_eq!(files(&spool.join("pending")).len(), 3, "every event is still pending");
+    assert!(
+        files(&spool.join("attempts")).is_empty(),
+        "the cancelled runs gave their attempts back"
+    );
+    assert!(files(&output).is_empty());
+
+    gate.open();
+    let second = Serve::start_with(&job, &creds, &spool, &output, &flags, "");
+    wait_for("the replayed jobs' outputs", || files(&output).len() == 3);
+    assert_eq!(files(&spool.join("done")).len(), 3, "{}", second.log());
+    assert!(files(&spool.join("pending")).is_empty());
+    assert!(!second.log().contains("running an event again"), "{}", second.log());
 }
