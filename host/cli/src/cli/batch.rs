@@ -5,19 +5,20 @@
 //! `--concurrency` at once (the host's job slots are sized from the same flag), and
 //! gets exactly one output line, in input order: the output state, with `errors` when
 //! its job failed or the line was not a JSON object. Lines are read as they come (a
-//! pipe works) and at most four times `--concurrency` are read ahead of the output, so
-//! memory does not grow with the input. Ctrl-C or SIGTERM cancels the running jobs;
+//! pipe works) and at most about four times `--concurrency` are read ahead of the
+//! output, so memory does not grow with the input. Ctrl-C or SIGTERM cancels the running jobs;
 //! every line read so far still gets its output line.
 
 use std::collections::VecDeque;
+use std::io::BufRead;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use adaptor_host::{Cancel, Reason};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncWrite, AsyncWriteExt as _, BufReader};
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
@@ -42,7 +43,7 @@ struct Finished {
 /// JSON object; 2 when the batch or the output could not be read or written; 130 when
 /// cancelled.
 pub async fn run(prepared: Prepared, step_id: &str, input: &Path, output: Option<&Path>) -> ExitCode {
-    let (mut reader, mut writer) = match open(input, output).await {
+    let (mut lines, mut writer) = match open(input, output).await {
         Ok(opened) => opened,
         Err(message) => {
             report(&message);
@@ -58,7 +59,6 @@ pub async fn run(prepared: Prepared, step_id: &str, input: &Path, output: Option
     tokio::pin!(signal);
 
     let mut queue: VecDeque<JoinHandle<Finished>> = VecDeque::new();
-    let mut line = Vec::new();
     let (mut read, mut failed, mut written) = (0usize, 0usize, 0usize);
     let mut reading = true;
     let mut broken = false;
@@ -70,7 +70,7 @@ pub async fn run(prepared: Prepared, step_id: &str, input: &Path, output: Option
             ended = async { queue.front_mut().expect("the queue is not empty").await }, if !queue.is_empty() => {
                 queue.pop_front();
                 let finished = ended.unwrap_or_else(|e| Finished {
-                    state: input_error(&step_id, &format!("the job's task failed: {e}")),
+                    state: error_state(&step_id, "internal", "ExecutionError", "exception", &format!("the job's task failed: {e}")),
                     succeeded: false,
                 });
                 failed += usize::from(!finished.succeeded);
@@ -97,16 +97,14 @@ pub async fn run(prepared: Prepared, step_id: &str, input: &Path, output: Option
                 reading = false;
                 cancel.cancel();
             }
-            // Cancel-safe: a line cut off by another branch is completed by the next call.
-            got = reader.read_until(b'\n', &mut line), if reading && room => match got {
-                Ok(0) => reading = false,
-                Ok(_) => {
+            got = lines.recv(), if reading && room => match got {
+                None => reading = false,
+                Some(Ok(text)) => {
                     read += 1;
-                    let text = std::mem::take(&mut line);
                     let task = one(Arc::clone(&prepared), Arc::clone(&jobs), cancel.clone(), Arc::clone(&step_id), read, text);
                     queue.push_back(tokio::spawn(task.instrument(tracing::info_span!("line", n = read))));
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     report(&format!("cannot read line {} of the batch {}: {e}", read + 1, input.display()));
                     (broken, reading) = (true, false);
                     cancel.cancel();
@@ -129,18 +127,16 @@ pub async fn run(prepared: Prepared, step_id: &str, input: &Path, output: Option
     }
 }
 
-type Reader = Box<dyn AsyncBufRead + Unpin + Send>;
 type Writer = Box<dyn AsyncWrite + Unpin + Send>;
 
 /// Opens the batch (`-`: standard input) and the output (standard output by default).
-async fn open(input: &Path, output: Option<&Path>) -> Result<(Reader, Writer), String> {
-    let reader: Reader = if input == Path::new("-") {
-        Box::new(BufReader::new(tokio::io::stdin()))
+async fn open(input: &Path, output: Option<&Path>) -> Result<(Lines, Writer), String> {
+    let reader: Box<dyn BufRead + Send> = if input == Path::new("-") {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
-        let file = tokio::fs::File::open(input)
-            .await
-            .map_err(|e| format!("cannot read the batch file {}: {e}", input.display()))?;
-        Box::new(BufReader::new(file))
+        let file =
+            std::fs::File::open(input).map_err(|e| format!("cannot read the batch file {}: {e}", input.display()))?;
+        Box::new(std::io::BufReader::new(file))
     };
     let writer: Writer = match output {
         Some(path) => Box::new(
@@ -150,7 +146,32 @@ async fn open(input: &Path, output: Option<&Path>) -> Result<(Reader, Writer), S
         ),
         None => Box::new(tokio::io::stdout()),
     };
-    Ok((reader, writer))
+    Ok((read_lines(reader), writer))
+}
+
+/// The lines of the batch, each with its newline, as they are read.
+type Lines = mpsc::Receiver<std::io::Result<Vec<u8>>>;
+
+/// Reads `input` line by line on a thread of its own, a line ahead of what was taken:
+/// a read of standard input that never returns (a producer that stays silent) must
+/// not hold up the exit, as it would on the async runtime's blocking threads.
+fn read_lines(mut input: Box<dyn BufRead + Send>) -> Lines {
+    let (lines, receiver) = mpsc::channel(1);
+    std::thread::spawn(move || {
+        loop {
+            let mut line = Vec::new();
+            let read = match input.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) => Ok(line),
+                Err(e) => Err(e),
+            };
+            let failed = read.is_err();
+            if lines.blocking_send(read).is_err() || failed {
+                return;
+            }
+        }
+    });
+    receiver
 }
 
 /// Line `number` (its bytes, newline included): parsed, then run once a job slot is
@@ -219,7 +240,12 @@ fn parse(number: usize, text: &[u8]) -> Result<Value, String> {
 
 /// The output of a line that never ran, as the run API records input errors.
 fn input_error(step_id: &str, message: &str) -> Value {
-    json!({"errors": {step_id: {"type": "input", "name": "InputError", "severity": "crash", "message": message}}})
+    error_state(step_id, "input", "InputError", "crash", message)
+}
+
+/// A state holding only `errors.<step_id>`, in the run API's shape.
+fn error_state(step_id: &str, kind: &str, name: &str, severity: &str, message: &str) -> Value {
+    json!({"errors": {step_id: {"type": kind, "name": name, "severity": severity, "message": message}}})
 }
 
 #[cfg(test)]
