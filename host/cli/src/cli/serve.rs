@@ -219,7 +219,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
 async fn stop_on_signals(stop: Cancel, kill: Cancel) {
     terminated().await;
     tracing::info!(
-        "stopping: no new deliveries or jobs; running jobs get --grace to finish (a second signal cancels them)"
+        "stopping: no new connections or jobs; running jobs get --grace to finish (a second signal cancels them)"
     );
     stop.cancel();
     terminated().await;
