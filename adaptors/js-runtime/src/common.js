@@ -1,7 +1,7 @@
 // @openfn/language-common 3.3.4's job API, and @openfn/runtime 1.9's operation runner,
-// written for this sandbox. The natives (host calls, JSONPath, log, base64, uuid) come
-// from the Rust side as the global `__openfn`, which this module takes and removes
-// before any job code runs.
+// written for this sandbox. The natives (host calls, JSONPath, log, base64, uuid, and
+// the loader of the lazily evaluated parts) come from the Rust side as the global
+// `__openfn`, which this module takes and removes before any job code runs.
 
 const N = globalThis.__openfn;
 delete globalThis.__openfn;
@@ -15,6 +15,53 @@ function adaptorError(message, details) {
   error[ADAPTOR] = details ?? {};
   return error;
 }
+
+// --- parts evaluated on first use --------------------------------------------------
+
+// lodash (`_`) and `dateFns` are separate sources (lodash.js, datefns.js) that the
+// natives evaluate the first time a job touches them, so a job that does not use them
+// does not pay for them.
+const loaded = {};
+const load = name => (loaded[name] ??= N.load(name));
+
+// A stand-in for the export `name`: the first use of any kind (a property read, a
+// call, `in`, `Object.keys`, ...) loads the part, and `settle` makes the export's value
+// from it and rebinds the export, so later uses through the import go straight to it.
+function lazy(name, target, settle) {
+  let value;
+  const real = () => (value ??= settle(load(name)));
+  return new Proxy(target, {
+    get: (_t, key) => Reflect.get(real(), key),
+    set: (_t, key, value) => Reflect.set(real(), key, value),
+    has: (_t, key) => Reflect.has(real(), key),
+    deleteProperty: (_t, key) => Reflect.deleteProperty(real(), key),
+    ownKeys: () => Reflect.ownKeys(real()),
+    getOwnPropertyDescriptor: (_t, key) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(real(), key);
+      if (descriptor) descriptor.configurable = true;
+      return descriptor;
+    },
+    apply: (_t, self, args) => Reflect.apply(real(), self, args),
+  });
+}
+
+// lodash 4 (our subset: docs/javascript-jobs.md), as common exports it.
+export let _ = lazy('lodash', () => {}, value => (_ = value));
+
+// date-fns 2's `format` and `parse`, as common re-exports them. What they throw is an
+// AdaptorError, as OpenFn classifies errors thrown inside an adaptor's dependencies.
+export let dateFns = lazy('dateFns', {}, ({ format, parse }) => {
+  const wrap = f =>
+    function (...args) {
+      try {
+        return f.apply(this, args);
+      } catch (e) {
+        throw adaptorError(e.message);
+      }
+    };
+  dateFns = { format: wrap(format), parse: wrap(parse) };
+  return dateFns;
+});
 
 // --- logging ---------------------------------------------------------------------
 

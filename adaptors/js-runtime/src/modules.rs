@@ -19,7 +19,8 @@ const COMMON: &str = "@openfn/language-common";
 const RUNTIME: &str = "@openfn/runtime";
 
 /// The names `common.js` exports to jobs (the compiler imports the ones a job uses).
-const COMMON_EXPORTS: [&str; 35] = [
+const COMMON_EXPORTS: [&str; 37] = [
+    "_",
     "alterState",
     "arrayToString",
     "as",
@@ -30,6 +31,7 @@ const COMMON_EXPORTS: [&str; 35] = [
     "cursor",
     "dataPath",
     "dataValue",
+    "dateFns",
     "debug",
     "each",
     "execute",

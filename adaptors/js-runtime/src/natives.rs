@@ -1,12 +1,15 @@
 //! The natives language-common is built on, installed as the global `__openfn` (which
 //! `common.js` takes and deletes before any job code runs): the host's operation call
-//! and log, JSONPath, Base64 and UUIDs.
+//! and log, JSONPath, Base64, UUIDs, and the loader of the parts of the job API that
+//! are evaluated only when a job first uses them.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::property::Attribute;
-use boa_engine::{Context, JsArgs, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
+use boa_engine::{
+    Context, JsArgs, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source, js_string,
+};
 use serde_json::Value;
 
 use crate::json::{self, JsAccess};
@@ -23,6 +26,7 @@ pub fn install(context: &mut Context) -> JsResult<JsObject> {
         .function(NativeFunction::from_fn_ptr(uuid), js_string!("uuid"), 0)
         .function(NativeFunction::from_fn_ptr(encode), js_string!("encode"), 1)
         .function(NativeFunction::from_fn_ptr(decode), js_string!("decode"), 1)
+        .function(NativeFunction::from_fn_ptr(load), js_string!("load"), 1)
         .build();
     context.register_global_property(js_string!("__openfn"), natives.clone(), Attribute::all())?;
     Ok(natives)
@@ -110,4 +114,24 @@ fn decode(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsVa
         .decode(encoded.trim())
         .map_err(|e| JsNativeError::typ().with_message(format!("not Base64: {e}")))?;
     Ok(JsValue::new(JsString::from(String::from_utf8_lossy(&bytes).as_ref())))
+}
+
+/// The parts of language-common's job API that most jobs never use, each a script whose
+/// value is the part: lodash as `_` and `dateFns`.
+/// Keeping them out of `common.js` keeps them out of every job's start-up.
+const LAZY: [(&str, &str); 2] = [
+    ("lodash", include_str!("lodash.js")),
+    ("dateFns", include_str!("datefns.js")),
+];
+
+/// `load(name)`: evaluates the lazily loaded part `name` and returns its value
+/// (`common.js` calls it once per part and job).
+fn load(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
+    let name = text(args.get_or_undefined(0), context)?;
+    let (file, source) = LAZY
+        .iter()
+        .find(|(part, _)| *part == name)
+        .ok_or_else(|| JsNativeError::typ().with_message(format!("no lazily loaded part named {name:?}")))?;
+    let path = format!("@openfn/language-common/{file}.js");
+    context.eval(Source::from_bytes(source).with_path(std::path::Path::new(&path)))
 }
