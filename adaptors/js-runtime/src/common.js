@@ -18,9 +18,9 @@ function adaptorError(message, details) {
 
 // --- parts evaluated on first use --------------------------------------------------
 
-// lodash (`_`) and `dateFns` are separate sources (lodash.js, datefns.js) that the
-// natives evaluate the first time a job touches them, so a job that does not use them
-// does not pay for them.
+// lodash (`_`), `dateFns` and `validate`'s JSON Schema validator are separate sources
+// (lodash.js, datefns.js, validator.js) that the natives evaluate the first time a job
+// touches them, so a job that does not use them does not pay for them.
 const loaded = {};
 const load = name => (loaded[name] ??= N.load(name));
 
@@ -470,6 +470,42 @@ function parseCsvText(text, opts) {
   if (!columns) return records;
   const header = Array.isArray(columns) ? columns : records.shift() ?? [];
   return records.map(r => Object.fromEntries(header.map((h, i) => [h, r[i]])));
+}
+
+// --- validate --------------------------------------------------------------------
+
+// Compiled schemas by `$id` (or 'schema' for a schema without one) for the whole job,
+// as language-common caches them: a second schema without `$id` reuses the first.
+const schemaCache = {};
+
+export function validate(schema = 'schema', data = 'data') {
+  return state => {
+    if (!state.validationErrors) state.validationErrors = [];
+    const [dataOrPath] = resolve(state, data);
+    const value = typeof dataOrPath === 'string' ? query(dataOrPath, state)[0] : dataOrPath;
+    const [schemaOrPath] = resolve(state, schema);
+    let resolved = schemaOrPath;
+    if (typeof schemaOrPath === 'string') {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(schemaOrPath)) {
+        throw adaptorError(`validate() cannot fetch the schema at ${schemaOrPath}: the sandbox has no network of its own; put the schema in state or pass it as an object`);
+      }
+      resolved = query(schemaOrPath, state)[0];
+    }
+    if (resolved === null || (typeof resolved !== 'object' && typeof resolved !== 'boolean')) {
+      throw adaptorError(`validate() found no JSON schema at ${show(schemaOrPath)} (got ${show(resolved)})`);
+    }
+    const id = resolved.$id || 'schema';
+    if (!schemaCache[id]) {
+      try {
+        schemaCache[id] = load('validator').compile(resolved);
+      } catch (e) {
+        throw adaptorError(e.message);
+      }
+    }
+    const errors = schemaCache[id](value);
+    if (errors) state.validationErrors.push({ data: state.data, errors });
+    return state;
+  };
 }
 
 // --- util ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ const COMMON: &str = "@openfn/language-common";
 const RUNTIME: &str = "@openfn/runtime";
 
 /// The names `common.js` exports to jobs (the compiler imports the ones a job uses).
-const COMMON_EXPORTS: [&str; 37] = [
+const COMMON_EXPORTS: [&str; 38] = [
     "_",
     "alterState",
     "arrayToString",
@@ -57,6 +57,7 @@ const COMMON_EXPORTS: [&str; 37] = [
     "splitKeys",
     "toArray",
     "util",
+    "validate",
 ];
 
 /// Adaptor functions that are plain functions in the JavaScript adaptors, not

@@ -117,11 +117,12 @@ fn decode(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsVa
 }
 
 /// The parts of language-common's job API that most jobs never use, each a script whose
-/// value is the part: lodash as `_` and `dateFns`.
+/// value is the part: lodash as `_`, `dateFns`, and `validate`'s JSON Schema validator.
 /// Keeping them out of `common.js` keeps them out of every job's start-up.
-const LAZY: [(&str, &str); 2] = [
+const LAZY: [(&str, &str); 3] = [
     ("lodash", include_str!("lodash.js")),
     ("dateFns", include_str!("datefns.js")),
+    ("validator", include_str!("validator.js")),
 ];
 
 /// `load(name)`: evaluates the lazily loaded part `name` and returns its value
