@@ -223,6 +223,25 @@ export function each(dataSource, operation) {
   };
 }
 
+// language-common's `beta` namespace: `each` that restores the original `data`
+// afterwards (other changes, `index` included, are kept).
+export const beta = {
+  each(dataSource, operation) {
+    if (!dataSource) throw new TypeError('dataSource argument for each operation is invalid.');
+    return async state => {
+      const items = asData(dataSource, state);
+      if (!Array.isArray(items)) {
+        throw adaptorError(`beta.each() expects an array of items, got ${show(items)}`);
+      }
+      let current = state;
+      for (let index = 0; index < items.length; index++) {
+        current = await operation({ ...current, data: items[index], index });
+      }
+      return { ...current, data: state.data };
+    };
+  },
+};
+
 export function combine(...operations) {
   return async state => {
     let current = state;
@@ -346,33 +365,42 @@ function midnight(daysBack = 0) {
   return d;
 }
 
-function parseCursorDate(value) {
-  if (typeof value !== 'string') return undefined;
-  const text = value.trim().toLowerCase();
-  if (text === 'start') return new Date(startTime);
-  if (text === 'now' || text === 'end') return new Date();
-  if (text === 'today') return midnight();
-  if (text === 'yesterday') return midnight(1);
-  const n = text.match(/\d+/);
-  if (n && /hours? ago$/.test(text)) return new Date(Date.now() - Number(n[0]) * 3600 * 1000);
-  if (n && /days? ago$/.test(text)) return midnight(Number(n[0]));
-  return undefined;
+// util.parseDate: a natural-language date (`start`, `now`/`end`, `today`, `yesterday`,
+// `N hours ago`, `N days ago`, matched exactly as written) as a Date; anything else is
+// returned as it is.
+function parseDate(d, startDate) {
+  if (d === 'start') return startDate;
+  if (d === 'now' || d === 'end') return new Date();
+  if (d === 'today') return midnight();
+  if (d === 'yesterday') return midnight(1);
+  const ago = typeof d === 'string' && d.match(/(hours?|days?) ago$/);
+  if (ago) {
+    const n = d.match(/\d+/);
+    if (!n) {
+      write('ADA', 'info', [`Error converting ${d} into a date`]);
+      return d;
+    }
+    if (ago[1].startsWith('hour')) return new Date(Date.now() - Number(n[0]) * 3600 * 1000);
+    return midnight(Number(n[0]));
+  }
+  return d;
 }
 
 export function cursor(value, options = {}) {
-  if (startTime === undefined) startTime = Date.now();
   return state => {
     const { format, ...rest } = options ?? {};
     const [cursorValue, opts] = resolve(state, value, rest);
     if (opts.key) cursorKey = opts.key;
+    if (startTime === undefined) startTime = new Date();
     const v = cursorValue ?? opts.defaultValue;
-    const date = parseCursorDate(v);
-    if (date) {
-      state[cursorKey] = format ? format(date) : date.toISOString();
-      write('ADA', 'info', [`Setting cursor "${v}" to: ${human(date)}`]);
+    const date = typeof v === 'string' ? parseDate(v, startTime) : undefined;
+    if (date instanceof Date) {
+      state[cursorKey] = format?.(date) ?? date.toISOString();
+      const shown = format ? state[cursorKey] : human(date);
+      write('ADA', 'info', [`Setting ${cursorKey} "${v}" to: ${shown}`]);
     } else {
-      state[cursorKey] = format ? format(v) : v;
-      write('ADA', 'info', [`Setting cursor to: ${show(state[cursorKey])}`]);
+      state[cursorKey] = format?.(v) ?? v;
+      write('ADA', 'info', [`Setting ${cursorKey} to:`, state[cursorKey]]);
     }
     return state;
   };
@@ -510,6 +538,14 @@ export function validate(schema = 'schema', data = 'data') {
 
 // --- util ------------------------------------------------------------------------
 
+// The util helpers the sandbox cannot offer fail with an error saying why.
+const NO_NETWORK = "a job reaches servers only through its adaptor's operations (e.g. get, post, http.request)";
+function unavailable(name, why) {
+  return () => {
+    throw adaptorError(`util.${name} is not available in the sandbox: ${why}`);
+  };
+}
+
 export const util = {
   encode(data, options = {}) {
     const { parseJson = true } = options;
@@ -529,14 +565,44 @@ export const util = {
     return text;
   },
   uuid: () => N.uuid(),
-  expandReferences: (value, state) => expandReferences(state, value),
+  parseDate,
+  expandReferences: (state, ...args) => resolve(state, ...args),
   throwError(code, { description, fix, ...extras } = {}) {
-    const error = new Error(description ?? code);
-    error.code = code;
-    if (fix) error.fix = fix;
-    Object.assign(error, extras);
-    throw adaptorError(error.message, { code, fix, ...extras });
+    const details = { code };
+    if (description) details.description = description;
+    if (fix) details.fix = fix;
+    throw adaptorError(description ? `${code}: ${description}` : code, Object.assign(details, extras));
   },
+  makeBasicAuthHeader: (username, password) => ({ Authorization: `Basic ${N.encode(`${username}:${password}`)}` }),
+  assertRelativeUrl(path) {
+    if (/https?:\/\//.test(path)) {
+      throw adaptorError('UNEXPECTED_ABSOLUTE_URL', {
+        code: 'UNEXPECTED_ABSOLUTE_URL',
+        description: 'An absolute URL was provided (https://...) but only a path (/a/b/c) is supported',
+        url: path,
+        fix: 'Remove the protocol, domain and origin from the provided URL. Maybe you need to use the generic HTTP helper functions instead?',
+      });
+    }
+  },
+  normalizeOauthConfig(configuration) {
+    const { access_token, accessToken } = configuration;
+    if (access_token && accessToken) {
+      throw adaptorError('Both "accessToken" & "access_token" keys found in configuration; please use only "access_token" for OAuth2 credentials.');
+    }
+    if (access_token) return { ...configuration, accessToken: access_token };
+    write('ADA', 'info', ['Key "access_token" not found in state.configuration;', 'is this a standard OAuth 2.0 JSON credential?']);
+    if (accessToken) write('ADA', 'info', ['Using "accessToken" from state.configuration']);
+    return configuration;
+  },
+  ERROR_ABSOLUTE_URL: 'Absolute URLs not supported',
+  ERROR_URL_MISMATCH: 'Target origin does not match baseUrl origin',
+  request: unavailable('request', NO_NETWORK),
+  get: unavailable('get', NO_NETWORK),
+  post: unavailable('post', NO_NETWORK),
+  put: unavailable('put', NO_NETWORK),
+  del: unavailable('del', NO_NETWORK),
+  parseUrl: unavailable('parseUrl', 'the runtime has no URL class'),
+  encodeFormBody: unavailable('encodeFormBody', 'the runtime has no FormData'),
 };
 
 // --- @openfn/runtime --------------------------------------------------------------

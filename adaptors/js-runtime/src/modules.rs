@@ -19,12 +19,13 @@ const COMMON: &str = "@openfn/language-common";
 const RUNTIME: &str = "@openfn/runtime";
 
 /// The names `common.js` exports to jobs (the compiler imports the ones a job uses).
-const COMMON_EXPORTS: [&str; 38] = [
+const COMMON_EXPORTS: [&str; 39] = [
     "_",
     "alterState",
     "arrayToString",
     "as",
     "assert",
+    "beta",
     "chunk",
     "combine",
     "composeNextState",
