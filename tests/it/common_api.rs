@@ -118,6 +118,8 @@ fn(state => {
   state.cloneDeep = [original.a[0].b, copy.a[0].b];
   state.isEmpty = [_.isEmpty(null), _.isEmpty(true), _.isEmpty(1), _.isEmpty([1, 2, 3]), _.isEmpty({ a: 1 }), _.isEmpty(''), _.isEmpty({})];
   state.isEqual = [_.isEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }), _.isEqual([1, 2], [2, 1]), _.isEqual(NaN, NaN), _.isEqual({ a: 1 }, { a: 1, b: undefined })];
+  // As a callback: uniqWith's comparator, and filter's (value, index) ignored beyond two.
+  state.isEqualCallback = [_.uniqWith([{ a: 1 }, { a: 1 }, { a: 2 }], _.isEqual), [[1], [1]].filter(_.isEqual)];
   state.keys = [_.keys({ a: 1, b: 2 }), _.values({ a: 1, b: 2 }), _.toPairs({ a: 1, b: 2 }), _.fromPairs([['a', 1], ['b', 2]])];
   state.chunk = [_.chunk(['a', 'b', 'c', 'd'], 2), _.chunk(['a', 'b', 'c', 'd'], 3), _.chunk([1, 2], 0)];
   state.uniq = [_.uniq([2, 1, 2]), _.uniqBy([2.1, 1.2, 2.3], Math.floor), _.uniqBy([{ x: 1 }, { x: 2 }, { x: 1 }], 'x')];
@@ -144,6 +146,7 @@ fn(state => {
     assert_eq!(s["cloneDeep"], json!([1, 2]));
     assert_eq!(s["isEmpty"], json!([true, true, true, false, false, true, true]));
     assert_eq!(s["isEqual"], json!([true, false, true, false]));
+    assert_eq!(s["isEqualCallback"], json!([[{"a": 1}, {"a": 2}], []]));
     assert_eq!(
         s["keys"],
         json!([["a", "b"], [1, 2], [["a", 1], ["b", 2]], {"a": 1, "b": 2}])

@@ -18,50 +18,20 @@ function adaptorError(message, details) {
 
 // --- parts evaluated on first use --------------------------------------------------
 
-// lodash (`_`), `dateFns` and `validate`'s JSON Schema validator are separate sources
-// (lodash.js, datefns.js, validator.js) that the natives evaluate the first time a job
-// touches them, so a job that does not use them does not pay for them.
+// Every job evaluates this module, so what most jobs never use lives in scripts that
+// the natives evaluate on a job's first use: lodash.js (`_`), datefns.js (`dateFns`),
+// extras.js (`validate`, `beta.each`, the rarer `util` helpers) and validator.js
+// (`validate`'s JSON Schema validator). Each script's value is a function of this
+// module's internals, called once.
 const loaded = {};
-const load = name => (loaded[name] ??= N.load(name));
+const load = name => (loaded[name] ??= N.load(name)(internals));
+const later = (part, name) => (...args) => load(part)[name](...args);
 
-// A stand-in for the export `name`: the first use of any kind (a property read, a
-// call, `in`, `Object.keys`, ...) loads the part, and `settle` makes the export's value
-// from it and rebinds the export, so later uses through the import go straight to it.
-function lazy(name, target, settle) {
-  let value;
-  const real = () => (value ??= settle(load(name)));
-  return new Proxy(target, {
-    get: (_t, key) => Reflect.get(real(), key),
-    set: (_t, key, value) => Reflect.set(real(), key, value),
-    has: (_t, key) => Reflect.has(real(), key),
-    deleteProperty: (_t, key) => Reflect.deleteProperty(real(), key),
-    ownKeys: () => Reflect.ownKeys(real()),
-    getOwnPropertyDescriptor: (_t, key) => {
-      const descriptor = Reflect.getOwnPropertyDescriptor(real(), key);
-      if (descriptor) descriptor.configurable = true;
-      return descriptor;
-    },
-    apply: (_t, self, args) => Reflect.apply(real(), self, args),
-  });
-}
-
-// lodash 4 (our subset: docs/javascript-jobs.md), as common exports it.
-export let _ = lazy('lodash', () => {}, value => (_ = value));
-
-// date-fns 2's `format` and `parse`, as common re-exports them. What they throw is an
-// AdaptorError, as OpenFn classifies errors thrown inside an adaptor's dependencies.
-export let dateFns = lazy('dateFns', {}, ({ format, parse }) => {
-  const wrap = f =>
-    function (...args) {
-      try {
-        return f.apply(this, args);
-      } catch (e) {
-        throw adaptorError(e.message);
-      }
-    };
-  dateFns = { format: wrap(format), parse: wrap(parse) };
-  return dateFns;
-});
+// Until first used, `_` and `dateFns` are native stand-ins: any use (a property, a
+// call, `in`, Object.keys) runs the function given, which loads the part and rebinds
+// the export to it, so later uses through the import go straight to the part.
+export let _ = N.standIn(() => (_ = load('lodash')), true);
+export let dateFns = N.standIn(() => (dateFns = load('dateFns')), false);
 
 // --- logging ---------------------------------------------------------------------
 
@@ -223,24 +193,8 @@ export function each(dataSource, operation) {
   };
 }
 
-// language-common's `beta` namespace: `each` that restores the original `data`
-// afterwards (other changes, `index` included, are kept).
-export const beta = {
-  each(dataSource, operation) {
-    if (!dataSource) throw new TypeError('dataSource argument for each operation is invalid.');
-    return async state => {
-      const items = asData(dataSource, state);
-      if (!Array.isArray(items)) {
-        throw adaptorError(`beta.each() expects an array of items, got ${show(items)}`);
-      }
-      let current = state;
-      for (let index = 0; index < items.length; index++) {
-        current = await operation({ ...current, data: items[index], index });
-      }
-      return { ...current, data: state.data };
-    };
-  },
-};
+// language-common's `beta` namespace: `each` that restores the original `data`.
+export const beta = { each: later('extras', 'betaEach') };
 
 export function combine(...operations) {
   return async state => {
@@ -502,49 +456,9 @@ function parseCsvText(text, opts) {
 
 // --- validate --------------------------------------------------------------------
 
-// Compiled schemas by `$id` (or 'schema' for a schema without one) for the whole job,
-// as language-common caches them: a second schema without `$id` reuses the first.
-const schemaCache = {};
-
-export function validate(schema = 'schema', data = 'data') {
-  return state => {
-    if (!state.validationErrors) state.validationErrors = [];
-    const [dataOrPath] = resolve(state, data);
-    const value = typeof dataOrPath === 'string' ? query(dataOrPath, state)[0] : dataOrPath;
-    const [schemaOrPath] = resolve(state, schema);
-    let resolved = schemaOrPath;
-    if (typeof schemaOrPath === 'string') {
-      if (/^[a-z][a-z0-9+.-]*:/i.test(schemaOrPath)) {
-        throw adaptorError(`validate() cannot fetch the schema at ${schemaOrPath}: the sandbox has no network of its own; put the schema in state or pass it as an object`);
-      }
-      resolved = query(schemaOrPath, state)[0];
-    }
-    if (resolved === null || (typeof resolved !== 'object' && typeof resolved !== 'boolean')) {
-      throw adaptorError(`validate() found no JSON schema at ${show(schemaOrPath)} (got ${show(resolved)})`);
-    }
-    const id = resolved.$id || 'schema';
-    if (!schemaCache[id]) {
-      try {
-        schemaCache[id] = load('validator').compile(resolved);
-      } catch (e) {
-        throw adaptorError(e.message);
-      }
-    }
-    const errors = schemaCache[id](value);
-    if (errors) state.validationErrors.push({ data: state.data, errors });
-    return state;
-  };
-}
+export const validate = later('extras', 'validate');
 
 // --- util ------------------------------------------------------------------------
-
-// The util helpers the sandbox cannot offer fail with an error saying why.
-const NO_NETWORK = "a job reaches servers only through its adaptor's operations (e.g. get, post, http.request)";
-function unavailable(name, why) {
-  return () => {
-    throw adaptorError(`util.${name} is not available in the sandbox: ${why}`);
-  };
-}
 
 export const util = {
   encode(data, options = {}) {
@@ -573,37 +487,17 @@ export const util = {
     if (fix) details.fix = fix;
     throw adaptorError(description ? `${code}: ${description}` : code, Object.assign(details, extras));
   },
-  makeBasicAuthHeader: (username, password) => ({ Authorization: `Basic ${N.encode(`${username}:${password}`)}` }),
-  assertRelativeUrl(path) {
-    if (/https?:\/\//.test(path)) {
-      throw adaptorError('UNEXPECTED_ABSOLUTE_URL', {
-        code: 'UNEXPECTED_ABSOLUTE_URL',
-        description: 'An absolute URL was provided (https://...) but only a path (/a/b/c) is supported',
-        url: path,
-        fix: 'Remove the protocol, domain and origin from the provided URL. Maybe you need to use the generic HTTP helper functions instead?',
-      });
-    }
-  },
-  normalizeOauthConfig(configuration) {
-    const { access_token, accessToken } = configuration;
-    if (access_token && accessToken) {
-      throw adaptorError('Both "accessToken" & "access_token" keys found in configuration; please use only "access_token" for OAuth2 credentials.');
-    }
-    if (access_token) return { ...configuration, accessToken: access_token };
-    write('ADA', 'info', ['Key "access_token" not found in state.configuration;', 'is this a standard OAuth 2.0 JSON credential?']);
-    if (accessToken) write('ADA', 'info', ['Using "accessToken" from state.configuration']);
-    return configuration;
-  },
   ERROR_ABSOLUTE_URL: 'Absolute URLs not supported',
   ERROR_URL_MISMATCH: 'Target origin does not match baseUrl origin',
-  request: unavailable('request', NO_NETWORK),
-  get: unavailable('get', NO_NETWORK),
-  post: unavailable('post', NO_NETWORK),
-  put: unavailable('put', NO_NETWORK),
-  del: unavailable('del', NO_NETWORK),
-  parseUrl: unavailable('parseUrl', 'the runtime has no URL class'),
-  encodeFormBody: unavailable('encodeFormBody', 'the runtime has no FormData'),
 };
+
+// The rarer util helpers, and those the sandbox cannot offer (they fail saying why).
+for (const name of ['makeBasicAuthHeader', 'assertRelativeUrl', 'normalizeOauthConfig', 'request', 'get', 'post', 'put', 'del', 'parseUrl', 'encodeFormBody']) {
+  util[name] = later('extras', name);
+}
+
+// What the lazily evaluated parts use of this module.
+const internals = { adaptorError, asData, load, query, resolve, show, write, N };
 
 // --- @openfn/runtime --------------------------------------------------------------
 

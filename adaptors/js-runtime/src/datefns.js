@@ -5,9 +5,14 @@
 // the string does not match. The tokens this sandbox does not implement (week
 // numbering w I Y R, local days e c i, day periods b B, extended years u; in `parse`
 // also eras G, quarters Q q and days of the year D) fail with a RangeError naming
-// them. Evaluated only when a job first touches `dateFns` (see `lazy` in common.js).
-(() => {
+// them. Evaluated only when a job first touches `dateFns` (see `load` in common.js); its
+// value is a function of common.js's internals returning `{format, parse}`, whose
+// errors are AdaptorErrors, as OpenFn classifies errors thrown inside an adaptor's
+// dependencies.
+(common => {
   'use strict';
+
+  const { adaptorError } = common;
 
   const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
   const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
@@ -476,5 +481,13 @@
     return date;
   }
 
-  return { format, parse };
-})();
+  const asAdaptorError = f =>
+    function (...args) {
+      try {
+        return f.apply(this, args);
+      } catch (e) {
+        throw adaptorError(e.message);
+      }
+    };
+  return { format: asAdaptorError(format), parse: asAdaptorError(parse) };
+});

@@ -2,7 +2,7 @@
 // semantics (iteratee shorthands, SameValueZero equality, stable sorts, `_(value)` and
 // `_.chain(value)` wrappers). language-common re-exports lodash as `_`; the list of what
 // is here is in docs/javascript-jobs.md. This script is evaluated only when a job first
-// touches `_` (see `lazy` in common.js) and its value is the `_` function.
+// touches `_` (see `load` in common.js); its value is a function returning `_`.
 (() => {
   'use strict';
 
@@ -653,7 +653,8 @@
 
   // Deep equality: SameValueZero for primitives, dates by time, regexps by source and
   // flags, arrays and objects by their own enumerable keys, maps and sets by content.
-  function isEqual(a, b, stack = []) {
+  const isEqual = (a, b) => equalDeep(a, b, []);
+  function equalDeep(a, b, stack) {
     if (eq(a, b)) return true;
     if (!isObject(a) || !isObject(b)) return false;
     if (tag(a) !== tag(b)) return false;
@@ -668,17 +669,17 @@
       case '[object RegExp]':
         return String(a) === String(b);
       case '[object Map]':
-        return a.size === b.size && Array.from(a).every(([k, v]) => b.has(k) && isEqual(v, b.get(k), inner));
+        return a.size === b.size && Array.from(a).every(([k, v]) => b.has(k) && equalDeep(v, b.get(k), inner));
       case '[object Set]':
-        return a.size === b.size && Array.from(a).every(v => Array.from(b).some(w => isEqual(v, w, inner)));
+        return a.size === b.size && Array.from(a).every(v => Array.from(b).some(w => equalDeep(v, w, inner)));
       case '[object Function]':
         return false;
     }
-    if (Array.isArray(a)) return a.length === b.length && a.every((v, i) => isEqual(v, b[i], inner));
+    if (Array.isArray(a)) return a.length === b.length && a.every((v, i) => equalDeep(v, b[i], inner));
     const ka = Object.keys(a);
     const kb = Object.keys(b);
     if (ka.length !== kb.length) return false;
-    if (!ka.every(k => Object.prototype.hasOwnProperty.call(b, k) && isEqual(a[k], b[k], inner))) return false;
+    if (!ka.every(k => Object.prototype.hasOwnProperty.call(b, k) && equalDeep(a[k], b[k], inner))) return false;
     const ca = a.constructor;
     const cb = b.constructor;
     return ca === cb || !('constructor' in a && 'constructor' in b) || (typeof ca === 'function' && ca instanceof ca && typeof cb === 'function' && cb instanceof cb);
@@ -932,4 +933,4 @@
   lodash.thru = (value, f) => f(value);
   lodash.VERSION = '4.17.21';
   return lodash;
-})();
+});

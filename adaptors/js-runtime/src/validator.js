@@ -8,7 +8,7 @@
 // default), 2019-09 and 2020-12 when `$schema` names them. Not implemented:
 // `unevaluatedProperties`/`unevaluatedItems`, `$recursiveRef`, `$dynamicRef` (refused
 // with an error naming them). Evaluated only when a job first calls `validate` (see
-// `lazy` in common.js).
+// `load` in common.js); its value is a function returning `{compile}`.
 (() => {
   'use strict';
 
@@ -456,4 +456,4 @@
   }
 
   return { compile };
-})();
+});
