@@ -385,74 +385,8 @@ export function scrubEmojis(text, replacementChars) {
   return text.replace(/(\uFE0F|\u00A9|\u00AE|[\u2000-\u3300]|\uD83C[\uD000-\uDFFF]|\uD83D[\uD000-\uDFFF]|\uD83E[\uD000-\uDFFF])/g, replacement);
 }
 
-export function parseCsv(csvData, parsingOptions = {}, callback) {
-  return async state => {
-    const [text, opts] = resolve(state, csvData, parsingOptions);
-    const rows = parseCsvText(String(text), opts ?? {});
-    const chunkSize = opts?.chunkSize > 0 ? opts.chunkSize : Infinity;
-    let current = state;
-    for (let i = 0; i < Math.max(rows.length, 1); i += chunkSize === Infinity ? Math.max(rows.length, 1) : chunkSize) {
-      const part = rows.slice(i, chunkSize === Infinity ? undefined : i + chunkSize);
-      current = callback ? await callback(current, part) : composeNextState(current, part);
-    }
-    return current;
-  };
-}
-
-function parseCsvText(text, opts) {
-  const delimiter = opts.delimiter ?? ',';
-  const quote = opts.quote ?? '"';
-  const escape = opts.escape ?? '"';
-  const columns = opts.columns ?? true;
-  const skipEmpty = opts.skip_empty_lines ?? true;
-  const ltrim = opts.trim ?? opts.ltrim ?? false;
-  const rtrim = opts.trim ?? opts.rtrim ?? false;
-  if ((opts.bom ?? true) && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const records = [];
-  let row = [];
-  let cell = '';
-  let quoted = false;
-  let wasQuoted = false;
-  const endCell = () => {
-    let v = cell;
-    if (!wasQuoted) {
-      if (ltrim) v = v.replace(/^\s+/, '');
-      if (rtrim) v = v.replace(/\s+$/, '');
-    }
-    row.push(v);
-    cell = '';
-    wasQuoted = false;
-  };
-  const endRow = () => {
-    endCell();
-    if (!(skipEmpty && row.length === 1 && row[0] === '')) records.push(row);
-    row = [];
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === escape && text[i + 1] === quote) {
-        cell += quote;
-        i++;
-      } else if (c === quote) quoted = false;
-      else cell += c;
-    } else if (c === quote && cell.trim() === '') {
-      quoted = true;
-      wasQuoted = true;
-      cell = '';
-    } else if (text.startsWith(delimiter, i)) {
-      endCell();
-      i += delimiter.length - 1;
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endRow();
-    } else cell += c;
-  }
-  if (cell !== '' || row.length) endRow();
-  if (!columns) return records;
-  const header = Array.isArray(columns) ? columns : records.shift() ?? [];
-  return records.map(r => Object.fromEntries(header.map((h, i) => [h, r[i]])));
-}
+// parseCsv(csv, options, callback): in extras.js, loaded on first use.
+export const parseCsv = later('extras', 'parseCsv');
 
 // --- validate --------------------------------------------------------------------
 
@@ -497,7 +431,7 @@ for (const name of ['makeBasicAuthHeader', 'assertRelativeUrl', 'normalizeOauthC
 }
 
 // What the lazily evaluated parts use of this module.
-const internals = { adaptorError, asData, load, query, resolve, show, write, N };
+const internals = { adaptorError, asData, composeNextState, load, query, resolve, show, write, N };
 
 // --- @openfn/runtime --------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 // The parts of language-common 3.3.4's job API that few jobs use, evaluated on a job's
-// first use of one of them (see `later` in common.js): `validate`, `beta.each` and the
-// rarer `util` helpers. The value is a function of common.js's internals.
+// first use of one of them (see `later` in common.js): `validate`, `beta.each`,
+// `parseCsv` and the rarer `util` helpers. The value is a function of common.js's
+// internals.
 common => {
   'use strict';
 
-  const { adaptorError, asData, load, query, resolve, show, write, N } = common;
+  const { adaptorError, asData, composeNextState, load, query, resolve, show, write, N } = common;
 
   // Compiled schemas by `$id` (or 'schema' for a schema without one) for the whole
   // job, as language-common caches them: a second schema without `$id` reuses the
@@ -61,6 +62,79 @@ common => {
     };
   }
 
+  // parseCsv(csvData, parsingOptions, callback): csv-parse's defaults as common sets
+  // them (delimiter ',', quote and escape '"', columns from the first row, BOM
+  // stripped, empty lines skipped); each chunk of rows goes to callback(state, rows),
+  // or without one becomes the next state's data.
+  function parseCsv(csvData, parsingOptions = {}, callback) {
+    return async state => {
+      const [text, opts] = resolve(state, csvData, parsingOptions);
+      const rows = parseCsvText(String(text), opts ?? {});
+      const chunkSize = opts?.chunkSize > 0 ? opts.chunkSize : Infinity;
+      let current = state;
+      for (let i = 0; i < Math.max(rows.length, 1); i += chunkSize === Infinity ? Math.max(rows.length, 1) : chunkSize) {
+        const part = rows.slice(i, chunkSize === Infinity ? undefined : i + chunkSize);
+        current = callback ? await callback(current, part) : composeNextState(current, part);
+      }
+      return current;
+    };
+  }
+
+  function parseCsvText(text, opts) {
+    const delimiter = opts.delimiter ?? ',';
+    const quote = opts.quote ?? '"';
+    const escape = opts.escape ?? '"';
+    const columns = opts.columns ?? true;
+    const skipEmpty = opts.skip_empty_lines ?? true;
+    const ltrim = opts.trim ?? opts.ltrim ?? false;
+    const rtrim = opts.trim ?? opts.rtrim ?? false;
+    if ((opts.bom ?? true) && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const records = [];
+    let row = [];
+    let cell = '';
+    let quoted = false;
+    let wasQuoted = false;
+    const endCell = () => {
+      let v = cell;
+      if (!wasQuoted) {
+        if (ltrim) v = v.replace(/^\s+/, '');
+        if (rtrim) v = v.replace(/\s+$/, '');
+      }
+      row.push(v);
+      cell = '';
+      wasQuoted = false;
+    };
+    const endRow = () => {
+      endCell();
+      if (!(skipEmpty && row.length === 1 && row[0] === '')) records.push(row);
+      row = [];
+    };
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (quoted) {
+        if (c === escape && text[i + 1] === quote) {
+          cell += quote;
+          i++;
+        } else if (c === quote) quoted = false;
+        else cell += c;
+      } else if (c === quote && cell.trim() === '') {
+        quoted = true;
+        wasQuoted = true;
+        cell = '';
+      } else if (text.startsWith(delimiter, i)) {
+        endCell();
+        i += delimiter.length - 1;
+      } else if (c === '\n' || c === '\r') {
+        if (c === '\r' && text[i + 1] === '\n') i++;
+        endRow();
+      } else cell += c;
+    }
+    if (cell !== '' || row.length) endRow();
+    if (!columns) return records;
+    const header = Array.isArray(columns) ? columns : records.shift() ?? [];
+    return records.map(r => Object.fromEntries(header.map((h, i) => [h, r[i]])));
+  }
+
   // The util helpers the sandbox cannot offer fail with an error saying why.
   const NO_NETWORK = "a job reaches servers only through its adaptor's operations (e.g. get, post, http.request)";
   const unavailable = (name, why) => () => {
@@ -70,6 +144,7 @@ common => {
   return {
     validate,
     betaEach,
+    parseCsv,
     makeBasicAuthHeader: (username, password) => ({ Authorization: `Basic ${N.encode(`${username}:${password}`)}` }),
     assertRelativeUrl(path) {
       if (/https?:\/\//.test(path)) {
