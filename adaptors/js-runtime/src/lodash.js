@@ -902,11 +902,20 @@
     this.__wrapped__ = value;
     this.__chain__ = chained;
   }
-  for (const name of Object.keys(api)) {
-    Wrapper.prototype[name] = function (...args) {
-      const result = api[name](this.__wrapped__, ...args);
-      return this.__chain__ || CHAINABLE.has(name) ? new Wrapper(result, this.__chain__) : result;
-    };
+  // The wrapper's methods, made on the first `_(value)` or `_.chain(value)`: most jobs
+  // never chain, and making ~180 functions is a good part of loading this script.
+  let wrapperMethods = false;
+  function wrap(value, chained) {
+    if (!wrapperMethods) {
+      wrapperMethods = true;
+      for (const name of Object.keys(api)) {
+        Wrapper.prototype[name] = function (...args) {
+          const result = api[name](this.__wrapped__, ...args);
+          return this.__chain__ || CHAINABLE.has(name) ? new Wrapper(result, this.__chain__) : result;
+        };
+      }
+    }
+    return new Wrapper(value, chained);
   }
   Wrapper.prototype.value = function () {
     return this.__wrapped__;
@@ -925,10 +934,10 @@
   };
 
   function lodash(value) {
-    return value instanceof Wrapper ? value : new Wrapper(value, false);
+    return value instanceof Wrapper ? value : wrap(value, false);
   }
   Object.assign(lodash, api);
-  lodash.chain = value => new Wrapper(value instanceof Wrapper ? value.__wrapped__ : value, true);
+  lodash.chain = value => wrap(value instanceof Wrapper ? value.__wrapped__ : value, true);
   lodash.tap = (value, f) => (f(value), value);
   lodash.thru = (value, f) => f(value);
   lodash.VERSION = '4.17.21';
