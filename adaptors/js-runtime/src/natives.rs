@@ -121,9 +121,9 @@ fn decode(_: &JsValue, args: &[JsValue], context: &mut Context) -> JsResult<JsVa
 
 /// The parts of language-common's job API that most jobs never use, each a script whose
 /// value is a function of `common.js`'s internals that makes the part: lodash as `_`,
-/// `dateFns`, `validate`/`beta.each`/the rarer `util` helpers, and `validate`'s JSON
-/// Schema validator. Keeping them out of `common.js` keeps them out of every job's
-/// start-up.
+/// `dateFns`, the extras (`validate`, `beta.each`, `parseCsv`, the rarer `util`
+/// helpers), and `validate`'s JSON Schema validator. Keeping them out of `common.js`
+/// keeps them out of every job's start-up.
 const LAZY: [(&str, &str); 4] = [
     ("lodash", include_str!("lodash.js")),
     ("dateFns", include_str!("datefns.js")),
