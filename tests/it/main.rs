@@ -14,6 +14,9 @@ mod batch;
 mod cache_integrity;
 /// `adaptor-host run` end to end: output state, exit codes, secrets, bad input.
 mod cli;
+/// language-common's job API beyond the operations: lodash as `_`, `dateFns`,
+/// `validate`, `beta.each`, `util`.
+mod common_api;
 /// Contract 0.2: state composition, configuration declarations, OpenFn fidelity.
 mod contract;
 /// The library's run API: events, reasons, cancellation, queueing, run limits, leaves.

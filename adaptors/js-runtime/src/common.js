@@ -1,7 +1,7 @@
 // @openfn/language-common 3.3.4's job API, and @openfn/runtime 1.9's operation runner,
-// written for this sandbox. The natives (host calls, JSONPath, log, base64, uuid) come
-// from the Rust side as the global `__openfn`, which this module takes and removes
-// before any job code runs.
+// written for this sandbox. The natives (host calls, JSONPath, log, base64, uuid, and
+// the loader of the lazily evaluated parts) come from the Rust side as the global
+// `__openfn`, which this module takes and removes before any job code runs.
 
 const N = globalThis.__openfn;
 delete globalThis.__openfn;
@@ -15,6 +15,23 @@ function adaptorError(message, details) {
   error[ADAPTOR] = details ?? {};
   return error;
 }
+
+// --- parts evaluated on first use --------------------------------------------------
+
+// Every job evaluates this module, so what most jobs never use lives in scripts that
+// the natives evaluate on a job's first use: lodash.js (`_`), datefns.js (`dateFns`),
+// extras.js (`validate`, `beta.each`, the rarer `util` helpers) and validator.js
+// (`validate`'s JSON Schema validator). Each script's value is a function of this
+// module's internals, called once.
+const loaded = {};
+const load = name => (loaded[name] ??= N.load(name)(internals));
+const later = (part, name) => (...args) => load(part)[name](...args);
+
+// Until first used, `_` and `dateFns` are native stand-ins: any use (a property, a
+// call, `in`, Object.keys) runs the function given, which loads the part and rebinds
+// the export to it, so later uses through the import go straight to the part.
+export let _ = N.standIn(() => (_ = load('lodash')), true);
+export let dateFns = N.standIn(() => (dateFns = load('dateFns')), false);
 
 // --- logging ---------------------------------------------------------------------
 
@@ -176,6 +193,9 @@ export function each(dataSource, operation) {
   };
 }
 
+// language-common's `beta` namespace: `each` that restores the original `data`.
+export const beta = { each: later('extras', 'betaEach') };
+
 export function combine(...operations) {
   return async state => {
     let current = state;
@@ -299,33 +319,42 @@ function midnight(daysBack = 0) {
   return d;
 }
 
-function parseCursorDate(value) {
-  if (typeof value !== 'string') return undefined;
-  const text = value.trim().toLowerCase();
-  if (text === 'start') return new Date(startTime);
-  if (text === 'now' || text === 'end') return new Date();
-  if (text === 'today') return midnight();
-  if (text === 'yesterday') return midnight(1);
-  const n = text.match(/\d+/);
-  if (n && /hours? ago$/.test(text)) return new Date(Date.now() - Number(n[0]) * 3600 * 1000);
-  if (n && /days? ago$/.test(text)) return midnight(Number(n[0]));
-  return undefined;
+// util.parseDate: a natural-language date (`start`, `now`/`end`, `today`, `yesterday`,
+// `N hours ago`, `N days ago`, matched exactly as written) as a Date; anything else is
+// returned as it is.
+function parseDate(d, startDate) {
+  if (d === 'start') return startDate;
+  if (d === 'now' || d === 'end') return new Date();
+  if (d === 'today') return midnight();
+  if (d === 'yesterday') return midnight(1);
+  const ago = typeof d === 'string' && d.match(/(hours?|days?) ago$/);
+  if (ago) {
+    const n = d.match(/\d+/);
+    if (!n) {
+      write('ADA', 'info', [`Error converting ${d} into a date`]);
+      return d;
+    }
+    if (ago[1].startsWith('hour')) return new Date(Date.now() - Number(n[0]) * 3600 * 1000);
+    return midnight(Number(n[0]));
+  }
+  return d;
 }
 
 export function cursor(value, options = {}) {
-  if (startTime === undefined) startTime = Date.now();
   return state => {
     const { format, ...rest } = options ?? {};
     const [cursorValue, opts] = resolve(state, value, rest);
     if (opts.key) cursorKey = opts.key;
+    if (startTime === undefined) startTime = new Date();
     const v = cursorValue ?? opts.defaultValue;
-    const date = parseCursorDate(v);
-    if (date) {
-      state[cursorKey] = format ? format(date) : date.toISOString();
-      write('ADA', 'info', [`Setting cursor "${v}" to: ${human(date)}`]);
+    const date = typeof v === 'string' ? parseDate(v, startTime) : undefined;
+    if (date instanceof Date) {
+      state[cursorKey] = format?.(date) ?? date.toISOString();
+      const shown = format ? state[cursorKey] : human(date);
+      write('ADA', 'info', [`Setting ${cursorKey} "${v}" to: ${shown}`]);
     } else {
-      state[cursorKey] = format ? format(v) : v;
-      write('ADA', 'info', [`Setting cursor to: ${show(state[cursorKey])}`]);
+      state[cursorKey] = format?.(v) ?? v;
+      write('ADA', 'info', [`Setting ${cursorKey} to:`, state[cursorKey]]);
     }
     return state;
   };
@@ -356,74 +385,12 @@ export function scrubEmojis(text, replacementChars) {
   return text.replace(/(\uFE0F|\u00A9|\u00AE|[\u2000-\u3300]|\uD83C[\uD000-\uDFFF]|\uD83D[\uD000-\uDFFF]|\uD83E[\uD000-\uDFFF])/g, replacement);
 }
 
-export function parseCsv(csvData, parsingOptions = {}, callback) {
-  return async state => {
-    const [text, opts] = resolve(state, csvData, parsingOptions);
-    const rows = parseCsvText(String(text), opts ?? {});
-    const chunkSize = opts?.chunkSize > 0 ? opts.chunkSize : Infinity;
-    let current = state;
-    for (let i = 0; i < Math.max(rows.length, 1); i += chunkSize === Infinity ? Math.max(rows.length, 1) : chunkSize) {
-      const part = rows.slice(i, chunkSize === Infinity ? undefined : i + chunkSize);
-      current = callback ? await callback(current, part) : composeNextState(current, part);
-    }
-    return current;
-  };
-}
+// parseCsv(csv, options, callback): in extras.js, loaded on first use.
+export const parseCsv = later('extras', 'parseCsv');
 
-function parseCsvText(text, opts) {
-  const delimiter = opts.delimiter ?? ',';
-  const quote = opts.quote ?? '"';
-  const escape = opts.escape ?? '"';
-  const columns = opts.columns ?? true;
-  const skipEmpty = opts.skip_empty_lines ?? true;
-  const ltrim = opts.trim ?? opts.ltrim ?? false;
-  const rtrim = opts.trim ?? opts.rtrim ?? false;
-  if ((opts.bom ?? true) && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const records = [];
-  let row = [];
-  let cell = '';
-  let quoted = false;
-  let wasQuoted = false;
-  const endCell = () => {
-    let v = cell;
-    if (!wasQuoted) {
-      if (ltrim) v = v.replace(/^\s+/, '');
-      if (rtrim) v = v.replace(/\s+$/, '');
-    }
-    row.push(v);
-    cell = '';
-    wasQuoted = false;
-  };
-  const endRow = () => {
-    endCell();
-    if (!(skipEmpty && row.length === 1 && row[0] === '')) records.push(row);
-    row = [];
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === escape && text[i + 1] === quote) {
-        cell += quote;
-        i++;
-      } else if (c === quote) quoted = false;
-      else cell += c;
-    } else if (c === quote && cell.trim() === '') {
-      quoted = true;
-      wasQuoted = true;
-      cell = '';
-    } else if (text.startsWith(delimiter, i)) {
-      endCell();
-      i += delimiter.length - 1;
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endRow();
-    } else cell += c;
-  }
-  if (cell !== '' || row.length) endRow();
-  if (!columns) return records;
-  const header = Array.isArray(columns) ? columns : records.shift() ?? [];
-  return records.map(r => Object.fromEntries(header.map((h, i) => [h, r[i]])));
-}
+// --- validate --------------------------------------------------------------------
+
+export const validate = later('extras', 'validate');
 
 // --- util ------------------------------------------------------------------------
 
@@ -446,15 +413,25 @@ export const util = {
     return text;
   },
   uuid: () => N.uuid(),
-  expandReferences: (value, state) => expandReferences(state, value),
+  parseDate,
+  expandReferences: (state, ...args) => resolve(state, ...args),
   throwError(code, { description, fix, ...extras } = {}) {
-    const error = new Error(description ?? code);
-    error.code = code;
-    if (fix) error.fix = fix;
-    Object.assign(error, extras);
-    throw adaptorError(error.message, { code, fix, ...extras });
+    const details = { code };
+    if (description) details.description = description;
+    if (fix) details.fix = fix;
+    throw adaptorError(description ? `${code}: ${description}` : code, Object.assign(details, extras));
   },
+  ERROR_ABSOLUTE_URL: 'Absolute URLs not supported',
+  ERROR_URL_MISMATCH: 'Target origin does not match baseUrl origin',
 };
+
+// The rarer util helpers, and those the sandbox cannot offer (they fail saying why).
+for (const name of ['makeBasicAuthHeader', 'assertRelativeUrl', 'normalizeOauthConfig', 'request', 'get', 'post', 'put', 'del', 'parseUrl', 'encodeFormBody']) {
+  util[name] = later('extras', name);
+}
+
+// What the lazily evaluated parts use of this module.
+const internals = { adaptorError, asData, composeNextState, load, query, resolve, show, write, N };
 
 // --- @openfn/runtime --------------------------------------------------------------
 

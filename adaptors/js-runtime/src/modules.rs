@@ -19,17 +19,20 @@ const COMMON: &str = "@openfn/language-common";
 const RUNTIME: &str = "@openfn/runtime";
 
 /// The names `common.js` exports to jobs (the compiler imports the ones a job uses).
-const COMMON_EXPORTS: [&str; 35] = [
+const COMMON_EXPORTS: [&str; 39] = [
+    "_",
     "alterState",
     "arrayToString",
     "as",
     "assert",
+    "beta",
     "chunk",
     "combine",
     "composeNextState",
     "cursor",
     "dataPath",
     "dataValue",
+    "dateFns",
     "debug",
     "each",
     "execute",
@@ -55,6 +58,7 @@ const COMMON_EXPORTS: [&str; 35] = [
     "splitKeys",
     "toArray",
     "util",
+    "validate",
 ];
 
 /// Adaptor functions that are plain functions in the JavaScript adaptors, not
