@@ -52,6 +52,11 @@ pub struct LogLine {
     pub source: LogSource,
     /// The text, masked.
     pub message: String,
+    /// The values the line was written from, masked, when its writer gave them
+    /// (`console.log('n', {a: 1})` gives `["n", {"a": 1}]`; Errors come as `{name,
+    /// message}`): what OpenFn's JSON logger sends and its `sanitize` policies work
+    /// on. Empty for a line written as text.
+    pub args: Vec<serde_json::Value>,
 }
 
 /// The severity of a log line.
@@ -228,6 +233,20 @@ impl JobLog {
             level,
             source,
             message: self.redactor.text(message),
+            args: Vec::new(),
+        }));
+    }
+
+    /// Writes a line (masked) with the values it was written from (masked).
+    pub fn values(&self, level: LogLevel, source: LogSource, message: &str, mut args: Vec<serde_json::Value>) {
+        for arg in &mut args {
+            self.redactor.value(arg);
+        }
+        self.event(EventKind::Log(LogLine {
+            level,
+            source,
+            message: self.redactor.text(message),
+            args,
         }));
     }
 

@@ -186,11 +186,24 @@ impl host_log::Host for JsSandbox {
             self.broken = Some(limit);
             return Err(wasmtime::Error::msg(limit.to_string()));
         }
-        // The runtime starts each line with its source: JOB, ADA or R/T.
-        let (source, message) = match message.split_once(' ') {
-            Some(("ADA", rest)) => (LogSource::Adaptor, rest),
-            Some(("R/T", rest)) => (LogSource::Host, rest),
-            Some(("JOB", rest)) => (LogSource::Job, rest),
+        // The runtime starts each line with its source: JOB, ADA or R/T; `JOB[]` (etc.)
+        // when the rest is the JSON `[text, [values...]]` of a line and the values it
+        // was written with.
+        let (tag, rest) = message.split_once(' ').unwrap_or(("", message.as_str()));
+        let parsed = tag.strip_suffix("[]").and_then(|tag| {
+            Some((
+                tag,
+                serde_json::from_str::<(String, Vec<serde_json::Value>)>(rest).ok()?,
+            ))
+        });
+        let (tag, rest, values) = match parsed {
+            Some((tag, (text, values))) => (tag, text, Some(values)),
+            None => (tag, rest.to_string(), None),
+        };
+        let (source, text) = match tag {
+            "ADA" => (LogSource::Adaptor, rest.as_str()),
+            "R/T" => (LogSource::Host, rest.as_str()),
+            "JOB" => (LogSource::Job, rest.as_str()),
             _ => (LogSource::Job, message.as_str()),
         };
         let level = match level {
@@ -200,7 +213,10 @@ impl host_log::Host for JsSandbox {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        self.log.line(level, source, message);
+        match values {
+            Some(values) => self.log.values(level, source, text, values),
+            None => self.log.line(level, source, text),
+        }
         Ok(())
     }
 }
