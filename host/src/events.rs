@@ -3,8 +3,8 @@
 //!
 //! The order of one run: [`EventKind::RunStart`]; for each step
 //! [`EventKind::StepStart`], its [`EventKind::Log`] lines, [`EventKind::StepComplete`];
-//! then [`EventKind::RunComplete`]. Log lines are masked with the job's configuration
-//! before they are sent.
+//! then [`EventKind::RunComplete`]; a run whose JavaScript does not compile has no
+//! steps. Log lines are masked with the job's configuration before they are sent.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,6 +34,9 @@ pub enum EventKind {
     StepStart {
         /// The adaptor as the plan names it.
         adaptor: String,
+        /// The step whose output is this step's input; `None` for the first step, whose
+        /// input is the run's.
+        upstream: Option<String>,
     },
     /// A log line.
     Log(LogLine),
