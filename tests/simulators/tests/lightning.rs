@@ -722,6 +722,12 @@ async fn log_lines_must_follow_the_runs_log_options() {
         .call(&topic, "run:log", log("ADA", json!(["n", 1, "(object with keys a)"])))
         .await;
     assert_eq!(fine.0, "ok");
+    let error = json!([{"name": "Error", "message": "boom"}]);
+    assert_eq!(
+        c.call(&topic, "run:log", log("ADA", error)).await.0,
+        "ok",
+        "an Error shows"
+    );
     let answer = c.call(&topic, "run:log", log("JOB", json!(["hi"]))).await;
     assert!(refused(&sim, &answer, "source"), "job_log_level: none: {answer:?}");
     let answer = c.call(&topic, "run:log", log("ADA", json!(["n", {"a": 1}]))).await;

@@ -8,7 +8,8 @@
 //!   characters, `step_id` (if any) a step of the run; allowed before `run:start`;
 //!   and as the plan's options say: no `JOB` line under `job_log_level: "none"`, no
 //!   `message` longer (as JSON) than `log_payload_limit_mb`, and under `sanitize`
-//!   `remove|summarize|obfuscate` no object or array in `message`; never a `[null]`
+//!   `remove|summarize|obfuscate` no object (but an Error's `{name, message}`) or
+//!   array in `message`; never a `[null]`
 //!   message (@openfn/logger drops such a line, which `remove` would otherwise leave);
 //! - `step:start` after `run:start`, with no other step open; `step_id` a fresh UUID;
 //!   `job_id` a job of the plan, reachable: the starting node, a target of an enabled
@@ -302,7 +303,13 @@ fn check_log_options(fields: &mut Fields, options: &Value) {
         );
     }
     let policy = options["sanitize"].as_str().unwrap_or("none");
-    if policy != "none" && message.iter().any(|m| m.is_object() || m.is_array()) {
+    // An Error is logged as {name, message} whatever the policy (@openfn/logger
+    // serializes errors before it sanitizes).
+    let error = |m: &Value| {
+        m.as_object()
+            .is_some_and(|o| o.len() == 2 && o["name"].is_string() && o["message"].is_string())
+    };
+    if policy != "none" && message.iter().any(|m| (m.is_object() && !error(m)) || m.is_array()) {
         fields.error(
             "message",
             format!("holds an object or array although the run's options say sanitize: {policy:?}"),
