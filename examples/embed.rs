@@ -82,7 +82,7 @@ fn line(event: &Event) -> String {
     let step = event.step_id.as_deref().unwrap_or("-");
     let what = match &event.kind {
         EventKind::RunStart => "run started".to_string(),
-        EventKind::StepStart { adaptor } => format!("step started with {adaptor}"),
+        EventKind::StepStart { adaptor, .. } => format!("step started with {adaptor}"),
         EventKind::Log(log) => format!("{} {} {}", log.level.name(), log.source.name(), log.message),
         EventKind::StepComplete(step) => format!(
             "step {} in {} ms, {} requests, {} KiB peak memory",

@@ -3,8 +3,8 @@
 //!
 //! The order of one run: [`EventKind::RunStart`]; for each step
 //! [`EventKind::StepStart`], its [`EventKind::Log`] lines, [`EventKind::StepComplete`];
-//! then [`EventKind::RunComplete`]. Log lines are masked with the job's configuration
-//! before they are sent.
+//! then [`EventKind::RunComplete`]; a run whose JavaScript does not compile has no
+//! steps. Log lines are masked with the job's configuration before they are sent.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,6 +34,9 @@ pub enum EventKind {
     StepStart {
         /// The adaptor as the plan names it.
         adaptor: String,
+        /// The step whose output is this step's input; `None` for the first step, whose
+        /// input is the run's.
+        upstream: Option<String>,
     },
     /// A log line.
     Log(LogLine),
@@ -52,6 +55,11 @@ pub struct LogLine {
     pub source: LogSource,
     /// The text, masked.
     pub message: String,
+    /// The values the line was written from, masked, when its writer gave them
+    /// (`console.log('n', {a: 1})` gives `["n", {"a": 1}]`; Errors come as `{name,
+    /// message}`): what OpenFn's JSON logger sends and its `sanitize` policies work
+    /// on. Empty for a line written as text.
+    pub args: Vec<serde_json::Value>,
 }
 
 /// The severity of a log line.
@@ -228,6 +236,20 @@ impl JobLog {
             level,
             source,
             message: self.redactor.text(message),
+            args: Vec::new(),
+        }));
+    }
+
+    /// Writes a line (masked) with the values it was written from (masked).
+    pub fn values(&self, level: LogLevel, source: LogSource, message: &str, mut args: Vec<serde_json::Value>) {
+        for arg in &mut args {
+            self.redactor.value(arg);
+        }
+        self.event(EventKind::Log(LogLine {
+            level,
+            source,
+            message: self.redactor.text(message),
+            args,
         }));
     }
 

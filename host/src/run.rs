@@ -96,6 +96,11 @@ pub struct RunRequest {
     pub run_timeout: Option<Duration>,
     /// Origins every job may reach besides those its configuration names.
     pub allow: Vec<AllowRule>,
+    /// Keys each step's output loses before it is reported, passed to the next steps
+    /// and returned, besides `configuration`, which every output loses. Empty by
+    /// default; OpenFn's worker removes `response` too
+    /// (`WORKER_STATE_PROPS_TO_REMOVE=configuration,response`).
+    pub state_props_to_remove: Vec<String>,
 }
 
 impl RunRequest {
@@ -109,6 +114,7 @@ impl RunRequest {
             limits: Limits::default(),
             run_timeout: None,
             allow: Vec::new(),
+            state_props_to_remove: Vec::new(),
         }
     }
 }
@@ -146,6 +152,10 @@ impl FinalState {
 /// Runs `request` on `host`: sends its events to `events` in order and returns how it
 /// ended. Cancelling through `cancel` stops the current job at once and returns the
 /// state reached so far with reason `cancel`.
+///
+/// Every JavaScript step is compiled before the first one runs, as OpenFn does: a step
+/// that does not compile ends the run with `crash`/`CompileError` before any step
+/// starts (its input state, with the error in `errors.<step>`, is the final state).
 pub async fn run(host: &Host, request: RunRequest, events: Arc<dyn EventSink>, cancel: &Cancel) -> RunOutcome {
     let started = Instant::now();
     let log = JobLog::new(request.run_id.clone(), None, events);
@@ -159,8 +169,28 @@ pub async fn run(host: &Host, request: RunRequest, events: Arc<dyn EventSink>, c
         deadline,
         fatal: None,
     };
-    let (state, failed_leaf) = match &request.plan {
-        Plan::Job { adaptor, job, step_id } => {
+    let compiled = compile_all(&request.plan);
+    let (state, failed_leaf) = match (&request.plan, compiled) {
+        (_, Err((step_id, message))) => {
+            // As OpenFn compiles every step before the first one runs: no step starts.
+            let mut state = input_without_configuration(request.input.clone());
+            if !state.is_object() {
+                state = json!({});
+            }
+            if !state["errors"].is_object() {
+                state["errors"] = json!({});
+            }
+            state["errors"][&step_id] = json!({
+                "source": "runtime",
+                "name": "CompileError",
+                "severity": Reason::Crash.name(),
+                "message": message,
+            });
+            let error = ("CompileError".to_string(), message);
+            runner.fatal = Some((Reason::Crash, Some(error.clone())));
+            (FinalState::One(state), Some(error))
+        }
+        (Plan::Job { adaptor, job, step_id }, Ok(())) => {
             let mut input = request.input.clone();
             if let Credentials::Configuration(configuration) = &request.credentials
                 && let Value::Object(map) = &mut input
@@ -169,10 +199,10 @@ pub async fn run(host: &Host, request: RunRequest, events: Arc<dyn EventSink>, c
             } else if let Credentials::Configuration(configuration) = &request.credentials {
                 input = json!({"configuration": configuration});
             }
-            let step = runner.step(step_id, adaptor, job, input).await;
+            let step = runner.step(step_id, None, adaptor, job, input).await;
             (FinalState::One(step.state), step.error)
         }
-        Plan::Workflow(workflow) => runner.workflow(workflow).await,
+        (Plan::Workflow(workflow), Ok(())) => runner.workflow(workflow).await,
     };
     let (reason, error) = match (runner.fatal.take(), failed_leaf) {
         (Some(fatal), _) => fatal,
@@ -204,6 +234,34 @@ pub async fn run(host: &Host, request: RunRequest, events: Arc<dyn EventSink>, c
 /// An error's type and (masked) message.
 type ErrorText = (String, String);
 
+/// Compiles every JavaScript step of `plan` (as OpenFn's compiler does, without running
+/// anything); the first step that does not compile and the error, named as the runtime
+/// names it (`<step>.js: SyntaxError: ... (line:column)`).
+fn compile_all(plan: &Plan) -> Result<(), (String, String)> {
+    let jobs: Vec<(&str, &Expression)> = match plan {
+        Plan::Job { job, step_id, .. } => vec![(step_id.as_str(), job)],
+        Plan::Workflow(workflow) => workflow
+            .steps
+            .iter()
+            .filter_map(|step| Some((step.id.as_str(), step.job.as_ref()?)))
+            .collect(),
+    };
+    for (step_id, job) in jobs {
+        let Expression::JavaScript(source) = job else {
+            continue;
+        };
+        let options = openfn_compiler::Options {
+            adaptor: None,
+            exports: &[],
+        };
+        if let Err(e) = openfn_compiler::compile(source, &options) {
+            let file = if step_id.is_empty() { "job" } else { step_id };
+            return Err((step_id.to_string(), format!("{file}.js: {e}")));
+        }
+    }
+    Ok(())
+}
+
 /// What one step left.
 struct StepResult {
     state: Value,
@@ -221,11 +279,19 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    /// Runs one job as step `step_id`, with its events.
-    async fn step(&mut self, step_id: &str, adaptor_name: &str, job: &Expression, input: Value) -> StepResult {
+    /// Runs one job as step `step_id` on the output of step `upstream`, with its events.
+    async fn step(
+        &mut self,
+        step_id: &str,
+        upstream: Option<&str>,
+        adaptor_name: &str,
+        job: &Expression,
+        input: Value,
+    ) -> StepResult {
         let log = self.log.for_step(step_id);
         log.event(EventKind::StepStart {
             adaptor: adaptor_name.to_string(),
+            upstream: upstream.map(str::to_string),
         });
         let adaptor = match self.host.adaptor(adaptor_name) {
             Ok(adaptor) => adaptor,
@@ -243,10 +309,11 @@ impl Runner<'_> {
             cancel: self.cancel.clone(),
             deadline: self.deadline,
         };
-        let outcome = match job {
+        let mut outcome = match job {
             Expression::Json(job) => run_job(self.host, &adaptor, job, input, &options).await,
             Expression::JavaScript(source) => run_js_job(self.host, &adaptor, source, input, &options).await,
         };
+        self.remove_props(&mut outcome.state);
         let report = |error: Option<&Error>| StepReport {
             reason: error.map_or(Reason::Success, Error::reason),
             error_type: error.map(|e| e.error_type().to_string()),
@@ -278,6 +345,7 @@ impl Runner<'_> {
     fn step_not_run(&mut self, log: &JobLog, mut state: Value, error: &Error, redactor: &Redactor) -> StepResult {
         let message = redactor.text(&error.to_string());
         let step_id = log.step_id().unwrap_or_default().to_string();
+        self.remove_props(&mut state);
         if !state.is_object() {
             state = json!({});
         }
@@ -315,11 +383,12 @@ impl Runner<'_> {
     /// Runs a workflow from its start step; returns the final state and the error of a
     /// failed leaf, if any.
     async fn workflow(&mut self, workflow: &Workflow) -> (FinalState, Option<ErrorText>) {
-        let mut queue = VecDeque::from([(workflow.start.clone(), self.request.input.clone())]);
+        let mut queue: VecDeque<(String, Option<String>, Value)> =
+            VecDeque::from([(workflow.start.clone(), None, self.request.input.clone())]);
         let mut leaves: Vec<(String, Value, Option<ErrorText>)> = Vec::new();
         let mut runs = 0;
         let mut last = (String::new(), Value::Null, None);
-        while let Some((id, input)) = queue.pop_front() {
+        while let Some((id, upstream, input)) = queue.pop_front() {
             if self.fatal.is_some() {
                 break;
             }
@@ -337,11 +406,12 @@ impl Runner<'_> {
                     let log = self.log.for_step(&id);
                     log.event(EventKind::StepStart {
                         adaptor: step.adaptor.clone().unwrap_or_default(),
+                        upstream: upstream.clone(),
                     });
                     self.step_not_run(&log, json!({}), &error, &Redactor::default())
                 }
                 Ok(state) => match (&step.adaptor, &step.job) {
-                    (Some(adaptor), Some(job)) => self.step(&id, adaptor, job, state).await,
+                    (Some(adaptor), Some(job)) => self.step(&id, upstream.as_deref(), adaptor, job, state).await,
                     // A trigger: no job, the state passes on.
                     _ => StepResult {
                         state: input_without_configuration(state),
@@ -363,7 +433,7 @@ impl Runner<'_> {
                     },
                 };
                 if holds {
-                    queue.push_back((edge.target.clone(), result.state.clone()));
+                    queue.push_back((edge.target.clone(), Some(id.clone()), result.state.clone()));
                     followed = true;
                 }
             }
@@ -395,6 +465,15 @@ impl Runner<'_> {
             return Ok(false);
         };
         crate::javascript::condition(self.host, expression, upstream, output, &self.request.limits).await
+    }
+
+    /// Removes the request's [`RunRequest::state_props_to_remove`] from a step's output.
+    fn remove_props(&self, state: &mut Value) {
+        if let Value::Object(map) = state {
+            for key in &self.request.state_props_to_remove {
+                map.remove(key);
+            }
+        }
     }
 
     /// A credential by id, from the request's credentials.

@@ -21,7 +21,8 @@
 //!   evaluated in the JavaScript runtime's sandbox with `state` and `upstreamStepId`
 //!   in scope), a JSONPath `"$.data.ok"` (true when it selects a truthy value, checked
 //!   in the host), or `{"condition": ..., "disabled": bool}`.
-//! - Each step's output loses `configuration`; a failed step records
+//! - Each step's output loses `configuration` (and the run request's
+//!   `state_props_to_remove`, e.g. `response`); a failed step records
 //!   `errors.<step id>` and its edges are still followed, so failure paths run.
 
 use std::path::Path;

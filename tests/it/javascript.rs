@@ -575,3 +575,19 @@ fn(state => ({ ...state, count: state.names.length }));
     }
     assert!(adaptor_host::builtin_adaptors().contains(&"common"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_lines_count_against_the_log_volume_even_when_empty() {
+    let sim = canary_simulator();
+    let mut options = options();
+    options.limits.log_bytes = 10_000;
+    for job in [
+        "fn(state => { while (true) console.log(''); });",
+        "fn(state => { while (true) console.log({ a: [1, 2] }, 'x'); });",
+    ] {
+        let state = json!({"configuration": canary_configuration(&sim.base_url())});
+        let outcome = run_js_job(host(), openlmis(), job, state, &options).await;
+        let message = err(&outcome)["message"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains("log volume limit of 10000 bytes"), "{job}: {message}");
+    }
+}

@@ -211,7 +211,11 @@ fn failures_crashes_and_missing_adaptors_end_with_their_reasons() {
     );
     assert!(run.final_state.as_ref().expect("a final state")["errors"]["job-1"].is_object());
     let run = by_id(&done, &crash);
-    assert_eq!(run.reason, "crash", "{run:#?}");
+    assert_eq!(
+        (run.reason.as_str(), run.error_type.as_deref()),
+        ("crash", Some("CompileError")),
+        "{run:#?}"
+    );
     let run = by_id(&done, &missing);
     assert_eq!(run.reason, "exception", "{run:#?}");
     assert_eq!(run.error_type.as_deref(), Some("AutoinstallError"));
@@ -398,12 +402,271 @@ fn a_thousand_runs_through_one_worker_at_capacity_8() {
     let done = ended(&sim, RUNS);
     let elapsed = started.elapsed();
     assert_eq!(done.len(), RUNS);
+    let mut threads = std::collections::BTreeSet::new();
     for id in &ids {
         let run = by_id(&done, id);
         assert_eq!(run.reason, "success", "{run:#?}");
+        threads.insert(run.steps[0].thread_id.expect("a thread_id"));
     }
+    // Each run reports the worker slot that ran it.
+    assert!(
+        threads.len() > 1 && threads.iter().all(|t| (1..=8).contains(t)),
+        "{threads:?}"
+    );
     eprintln!(
         "{RUNS} runs in {elapsed:?}: {:.0} runs/s",
         RUNS as f64 / elapsed.as_secs_f64()
     );
+}
+
+/// The `message` of every `run:log` with `source` of run `id`.
+fn messages(sim: &Simulator, id: &str, source: &str) -> Vec<Value> {
+    sim.run_frames(id)
+        .into_iter()
+        .filter(|f| f.event == "run:log" && f.payload["source"] == source)
+        .map(|f| f.payload["message"].clone())
+        .collect()
+}
+
+#[test]
+fn log_lines_follow_the_sanitize_policy_job_log_level_and_log_payload_limit() {
+    let lmis = canary_simulator();
+    let sim = sim();
+    let body = "fn(state => {\n\
+                  console.log('plain', 42, { b: 1, a: { c: 2 } }, [1, 2, 3], {}, []);\n\
+                  console.log({ only: 'object' });\n\
+                  console.log({ configuration: state.configuration, x: 1 });\n\
+                  console.log(null);\n\
+                  return state;\n\
+                });";
+    let policies = ["none", "remove", "summarize", "obfuscate"];
+    let ids: Vec<String> = policies
+        .iter()
+        .map(|policy| {
+            let mut plan = linear_plan(&[("job-1", OPENLMIS, body)]);
+            plan["options"] = json!({ "sanitize": policy });
+            sim.enqueue(lmis_run(&lmis, plan, json!({})))
+        })
+        .collect();
+    let mut quiet = linear_plan(&[("job-1", OPENLMIS, body)]);
+    quiet["options"] = json!({"job_log_level": "none"});
+    let quiet = sim.enqueue(lmis_run(&lmis, quiet, json!({})));
+    let mut big = linear_plan(&[(
+        "job-1",
+        OPENLMIS,
+        "fn(state => { console.log('x'.repeat(1200000)); console.log('small'); return state; });",
+    )]);
+    big["options"] = json!({"log_payload_limit_mb": 1});
+    let big = sim.enqueue(lmis_run(&lmis, big, json!({})));
+    let _worker = Worker::start(&sim, 3, &[]);
+    let done = ended(&sim, policies.len() + 2);
+    for id in ids.iter().chain([&quiet, &big]) {
+        assert_eq!(by_id(&done, id).reason, "success", "{:#?}", by_id(&done, id));
+    }
+
+    let masked =
+        json!({"baseUrl": "****", "username": "****", "password": "****", "clientId": "****", "clientSecret": "****"});
+    let expected = [
+        vec![
+            json!(["plain", 42, {"b": 1, "a": {"c": 2}}, [1, 2, 3], {}, []]),
+            json!([{"only": "object"}]),
+            json!([{"configuration": masked, "x": 1}]),
+        ],
+        // A line of one removed value (or one null) is not sent.
+        vec![json!(["plain", 42, null, null, null, null])],
+        vec![
+            json!([
+                "plain",
+                42,
+                "(object with keys a, b)",
+                "(array with 3 items)",
+                "(empty object)",
+                "(empty array)"
+            ]),
+            json!(["(object with keys only)"]),
+            json!(["(object with keys configuration, x)"]),
+        ],
+        vec![
+            json!(["plain", 42, "[object]", "[array]", "[object]", "[array]"]),
+            json!(["[object]"]),
+            json!(["[object]"]),
+        ],
+    ];
+    for ((policy, id), expected) in policies.iter().zip(&ids).zip(expected) {
+        assert_eq!(messages(&sim, id, "JOB"), expected, "sanitize: {policy}");
+    }
+    assert!(messages(&sim, &quiet, "JOB").is_empty(), "job_log_level: none");
+    assert!(!messages(&sim, &quiet, "R/T").is_empty(), "other logs still go");
+    assert_eq!(
+        messages(&sim, &big, "JOB"),
+        [
+            json!(["(Log message redacted: exceeds 1mb memory limit)"]),
+            json!(["small"])
+        ]
+    );
+    for frame in sim.frames() {
+        assert_no_canary(&format!("{} frame", frame.event), &frame.payload.to_string());
+    }
+}
+
+#[test]
+fn a_compile_error_ends_the_run_before_any_step() {
+    let lmis = canary_simulator();
+    let sim = sim();
+    // The first step is fine and would call the server; the second does not compile.
+    let plan = linear_plan(&[
+        ("job-1", OPENLMIS, "get('programs');"),
+        ("job-2", OPENLMIS, "fn(state => {\n  return state +;\n});"),
+    ]);
+    let id = sim.enqueue(lmis_run(&lmis, plan, json!({})));
+    let _worker = Worker::start(&sim, 1, &[]);
+    let done = ended(&sim, 1);
+    let run = by_id(&done, &id);
+    assert_eq!(
+        (run.reason.as_str(), run.error_type.as_deref()),
+        ("crash", Some("CompileError")),
+        "{run:#?}"
+    );
+    let message = run.error_message.as_deref().unwrap_or_default();
+    assert!(
+        message.starts_with("job-2.js: SyntaxError:") && message.contains("(2:"),
+        "{message}"
+    );
+    assert!(run.steps.is_empty(), "{run:#?}");
+    let events: Vec<String> = sim.run_events(&id).into_iter().filter(|e| e != "run:log").collect();
+    assert_eq!(
+        events[..events.len().min(7)],
+        [
+            "phx_join",
+            "fetch:plan",
+            "fetch:dataclip",
+            "fetch:credential",
+            "fetch:credential",
+            "run:start",
+            "run:complete"
+        ]
+    );
+    assert_eq!(lmis.server().requests().len(), 0, "no step ran");
+}
+
+/// A plan: trigger → `job-1`, then an edge from `job-1` to each `(target, condition)`;
+/// every job's body is `bodies` by id.
+fn branching_plan(bodies: &[(&str, &str)], edges: &[(&str, &str)]) -> Value {
+    let mut plan = linear_plan(
+        &bodies
+            .iter()
+            .take(1)
+            .map(|(id, body)| (*id, OPENLMIS, *body))
+            .collect::<Vec<_>>(),
+    );
+    for (id, body) in &bodies[1..] {
+        plan["jobs"]
+            .as_array_mut()
+            .expect("jobs")
+            .push(json!({"id": id, "name": id, "adaptor": OPENLMIS, "credential_id": null, "body": body}));
+    }
+    for (n, (target, condition)) in edges.iter().enumerate() {
+        plan["edges"].as_array_mut().expect("edges").push(json!({
+            "id": format!("branch-{n}"), "source_trigger_id": null, "source_job_id": "job-1",
+            "target_job_id": target, "condition": condition, "enabled": true,
+        }));
+    }
+    plan
+}
+
+#[test]
+fn javascript_edge_conditions_choose_the_branches_and_a_throwing_one_crashes() {
+    let lmis = canary_simulator();
+    let sim = sim();
+    let jobs = [
+        ("job-1", "fn(state => ({ ...state, data: [1, 2, 3] }));"),
+        ("job-2", "fn(state => ({ ...state, took: 'yes' }));"),
+        ("job-3", "fn(state => ({ ...state, took: 'no' }));"),
+    ];
+    let branching = sim.enqueue(lmis_run(
+        &lmis,
+        branching_plan(
+            &jobs,
+            &[("job-2", "state.data.length > 0"), ("job-3", "state.data.length > 5")],
+        ),
+        json!({}),
+    ));
+    let throwing = sim.enqueue(lmis_run(
+        &lmis,
+        branching_plan(&jobs[..2], &[("job-2", "state.data.nothing.length > 0")]),
+        json!({}),
+    ));
+    let _worker = Worker::start(&sim, 2, &[]);
+    let done = ended(&sim, 2);
+
+    let run = by_id(&done, &branching);
+    assert_eq!(run.reason, "success", "{run:#?}");
+    let ran: Vec<&str> = run.steps.iter().map(|s| s.job_id.as_str()).collect();
+    assert_eq!(ran, ["job-1", "job-2"], "only the true branch runs");
+    assert_eq!(run.steps[1].input_dataclip_id, run.steps[0].output_dataclip_id);
+    assert_eq!(run.final_state.as_ref().expect("a final state")["took"], "yes");
+
+    let run = by_id(&done, &throwing);
+    assert_eq!(
+        (run.reason.as_str(), run.error_type.as_deref()),
+        ("crash", Some("EdgeConditionError")),
+        "{run:#?}"
+    );
+    assert!(
+        run.error_message.as_deref().unwrap_or_default().contains("TypeError"),
+        "{run:#?}"
+    );
+    let ran: Vec<&str> = run.steps.iter().map(|s| s.job_id.as_str()).collect();
+    assert_eq!(ran, ["job-1"]);
+}
+
+#[test]
+fn outputs_lose_configuration_and_response_between_steps() {
+    // Step 1's get sets `response`; step 2 records whether its input had it.
+    let jobs = [
+        ("job-1", OPENLMIS, "get('programs');"),
+        (
+            "job-2",
+            OPENLMIS,
+            "fn(state => ({ ...state, hadResponse: 'response' in state, programs: state.data.length }));",
+        ),
+    ];
+    let lmis = canary_simulator();
+    let sim = sim();
+    let id = sim.enqueue(lmis_run(&lmis, linear_plan(&jobs), json!({})));
+    let _worker = Worker::start(&sim, 1, &[]);
+    let done = ended(&sim, 1);
+    let run = by_id(&done, &id);
+    assert_eq!(run.reason, "success", "{run:#?}");
+    let state = run.final_state.as_ref().expect("a final state");
+    assert_eq!(
+        (state["hadResponse"].clone(), state["programs"].clone()),
+        (json!(false), json!(6))
+    );
+    for step in &run.steps {
+        let output = step.output.as_ref().expect("an output");
+        assert!(
+            output.get("response").is_none() && output.get("configuration").is_none(),
+            "{output}"
+        );
+    }
+    assert!(state.get("response").is_none());
+    for frame in sim.frames() {
+        assert_no_canary(&format!("{} frame", frame.event), &frame.payload.to_string());
+    }
+
+    // WORKER_STATE_PROPS_TO_REMOVE=configuration keeps `response`.
+    let mut config = Config::new(SECRET);
+    config.state_props_removed = vec!["configuration".into()];
+    let sim = Simulator::with_config(config);
+    let id = sim.enqueue(lmis_run(&lmis, linear_plan(&jobs), json!({})));
+    let _worker = Worker::start(&sim, 1, &["--state-props-to-remove", "configuration"]);
+    let done = ended(&sim, 1);
+    let run = by_id(&done, &id);
+    assert_eq!(run.reason, "success", "{run:#?}");
+    assert_eq!(run.final_state.as_ref().expect("a final state")["hadResponse"], true);
+    assert!(run.steps[0].output.as_ref().expect("an output")["response"].is_object());
+    for frame in sim.frames() {
+        assert_no_canary(&format!("{} frame", frame.event), &frame.payload.to_string());
+    }
 }

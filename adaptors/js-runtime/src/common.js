@@ -50,8 +50,27 @@ function show(value) {
   }
 }
 
+// A value as JSON for the host: strings, numbers, booleans, null, plain data as they
+// are, an Error as {name, message} (as OpenFn's JSON logger serializes it), anything
+// else as show() prints it.
+function part(value) {
+  if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return value;
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (typeof value === 'object') {
+    try {
+      const text = JSON.stringify(value);
+      if (text !== undefined) return JSON.parse(text);
+    } catch (e) {
+      // A cycle, a BigInt: printed as text below.
+    }
+  }
+  return show(value);
+}
+
+// One log line: `SOURCE[] [text, [values...]]`: the text as show() prints it, and the
+// values apart, as OpenFn's JSON logger sends them (its `sanitize` policies work on them).
 function write(source, level, args) {
-  N.log(source, level, args.map(show).join(' '));
+  N.log(`${source}[]`, level, JSON.stringify([args.map(show).join(' '), args.map(part)]));
 }
 
 globalThis.console = {

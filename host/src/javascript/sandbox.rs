@@ -178,19 +178,54 @@ impl WasiView for JsSandbox {
     }
 }
 
+impl JsSandbox {
+    /// The job wrote more than its log volume limit: the limit is broken.
+    fn log_over(&mut self) -> wasmtime::Error {
+        let limit = Limit::LogBytes(self.log_max);
+        self.broken = Some(limit);
+        wasmtime::Error::msg(limit.to_string())
+    }
+}
+
 impl host_log::Host for JsSandbox {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        self.log_used += message.len() as u64;
-        if self.log_used > self.log_max {
-            let limit = Limit::LogBytes(self.log_max);
-            self.broken = Some(limit);
-            return Err(wasmtime::Error::msg(limit.to_string()));
+        // The runtime starts each line with its source: JOB, ADA or R/T; `JOB[]` (etc.)
+        // when the rest is the JSON `[text, [values...]]` of a line and the values it
+        // was written with. The log volume counts the line as `JOB text`. A line of
+        // values carries the text escaped and the values (each at most 6 bytes of JSON
+        // per byte of text), so one whose twelfth is already over is not parsed.
+        let (tag, rest) = message.split_once(' ').unwrap_or(("", message.as_str()));
+        let least = if tag.ends_with("[]") {
+            message.len().saturating_sub(64) / 12
+        } else {
+            message.len()
+        } as u64;
+        if self.log_used + least > self.log_max {
+            return Err(self.log_over());
         }
-        // The runtime starts each line with its source: JOB, ADA or R/T.
-        let (source, message) = match message.split_once(' ') {
-            Some(("ADA", rest)) => (LogSource::Adaptor, rest),
-            Some(("R/T", rest)) => (LogSource::Host, rest),
-            Some(("JOB", rest)) => (LogSource::Job, rest),
+        let parsed = tag.strip_suffix("[]").and_then(|tag| {
+            Some((
+                tag,
+                serde_json::from_str::<(String, Vec<serde_json::Value>)>(rest).ok()?,
+            ))
+        });
+        let (tag, rest, values) = match parsed {
+            Some((tag, (text, values))) => (tag, text, Some(values)),
+            None => (tag, rest.to_string(), None),
+        };
+        // As the plain line `JOB text` would count: never 0, even for an empty text.
+        self.log_used += if values.is_some() {
+            tag.len() + 1 + rest.len()
+        } else {
+            message.len()
+        } as u64;
+        if self.log_used > self.log_max {
+            return Err(self.log_over());
+        }
+        let (source, text) = match tag {
+            "ADA" => (LogSource::Adaptor, rest.as_str()),
+            "R/T" => (LogSource::Host, rest.as_str()),
+            "JOB" => (LogSource::Job, rest.as_str()),
             _ => (LogSource::Job, message.as_str()),
         };
         let level = match level {
@@ -200,7 +235,10 @@ impl host_log::Host for JsSandbox {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        self.log.line(level, source, message);
+        match values {
+            Some(values) => self.log.values(level, source, text, values),
+            None => self.log.line(level, source, text),
+        }
         Ok(())
     }
 }

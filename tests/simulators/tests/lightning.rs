@@ -177,7 +177,12 @@ fn sim_with(config: impl FnOnce(&mut Config)) -> Simulator {
 
 /// A started run of `two_step_plan`, joined: (client, run id, topic).
 async fn started_run(sim: &Simulator) -> (Client, String, String) {
-    sim.enqueue(RunSpec::new(two_step_plan(), json!({"data": {}})).credential("cred-1", json!({"baseUrl": "x"})));
+    started_run_of(sim, two_step_plan()).await
+}
+
+/// A started run of `plan`, joined: (client, run id, topic).
+async fn started_run_of(sim: &Simulator, plan: Value) -> (Client, String, String) {
+    sim.enqueue(RunSpec::new(plan, json!({"data": {}})).credential("cred-1", json!({"baseUrl": "x"})));
     let mut client = Client::worker(sim).await;
     client.join_queue(1).await;
     let id = client.claim_and_join().await;
@@ -665,4 +670,155 @@ fn binary_reply_decoding_checks_the_layout() {
     frame[0] = 0;
     assert!(decode_binary_reply(&frame).is_err(), "kind 0 is a push");
     assert!(decode_binary_reply(&[1, 9, 0, 0, 0, b'x']).is_err(), "too short");
+}
+
+/// Whether the simulator's last answer was an error on `field`, recorded as a violation.
+fn refused(sim: &Simulator, answer: &(String, Value), field: &str) -> bool {
+    answer.0 == "error"
+        && answer.1["errors"][field].is_array()
+        && sim.violations().last().is_some_and(|v| v.field == field)
+}
+
+#[tokio::test]
+async fn a_compile_error_may_only_end_a_run_that_started_no_step() {
+    let sim = Simulator::start(SECRET);
+    let (mut c, _, topic) = started_run(&sim).await;
+    let step = uuid();
+    let start = json!({"step_id": step, "job_id": "job-1", "timestamp": now_micros()});
+    assert_eq!(c.call(&topic, "step:start", start).await.0, "ok");
+    let complete = |error_type: &str| {
+        json!({
+            "step_id": step, "job_id": "job-1", "reason": "crash", "error_type": error_type, "error_message": "bad",
+            "output_dataclip": "{}", "output_dataclip_id": uuid(), "duration": 1, "thread_id": 1, "timestamp": now_micros(),
+        })
+    };
+    let answer = c.call(&topic, "step:complete", complete("CompileError")).await;
+    assert!(refused(&sim, &answer, "error_type"), "{answer:?}");
+    assert_eq!(c.call(&topic, "step:complete", complete("RuntimeCrash")).await.0, "ok");
+    let end = json!({"reason": "crash", "error_type": "CompileError", "error_message": "x.js: SyntaxError", "timestamp": now_micros()});
+    let answer = c.call(&topic, "run:complete", end).await;
+    assert!(refused(&sim, &answer, "error_type"), "{answer:?}");
+    assert_eq!(sim.violations().len(), 2);
+
+    // Without steps, a compile error is a crash.
+    let sim = Simulator::start(SECRET);
+    let (mut c, _, topic) = started_run(&sim).await;
+    let end = json!({"reason": "fail", "error_type": "CompileError", "error_message": "x", "final_state": {}, "timestamp": now_micros()});
+    let answer = c.call(&topic, "run:complete", end).await;
+    assert!(refused(&sim, &answer, "reason"), "{answer:?}");
+    let end = json!({"reason": "crash", "error_type": "CompileError", "error_message": "x", "timestamp": now_micros()});
+    assert_eq!(c.call(&topic, "run:complete", end).await.0, "ok");
+    assert_eq!(sim.violations().len(), 1);
+}
+
+#[tokio::test]
+async fn log_lines_must_follow_the_runs_log_options() {
+    let sim = Simulator::start(SECRET);
+    let mut plan = two_step_plan();
+    plan["options"] = json!({"sanitize": "summarize", "job_log_level": "none", "log_payload_limit_mb": 1});
+    let (mut c, id, topic) = started_run_of(&sim, plan).await;
+    let log = |source: &str, message: Value| json!({"run_id": id, "message": message, "level": "info", "source": source, "timestamp": now_micros()});
+    let fine = c
+        .call(&topic, "run:log", log("ADA", json!(["n", 1, "(object with keys a)"])))
+        .await;
+    assert_eq!(fine.0, "ok");
+    let error = json!([{"name": "Error", "message": "boom"}]);
+    assert_eq!(
+        c.call(&topic, "run:log", log("ADA", error)).await.0,
+        "ok",
+        "an Error shows"
+    );
+    let answer = c.call(&topic, "run:log", log("JOB", json!(["hi"]))).await;
+    assert!(refused(&sim, &answer, "source"), "job_log_level: none: {answer:?}");
+    let answer = c.call(&topic, "run:log", log("ADA", json!(["n", {"a": 1}]))).await;
+    assert!(
+        refused(&sim, &answer, "message"),
+        "an object under summarize: {answer:?}"
+    );
+    let answer = c.call(&topic, "run:log", log("ADA", json!([[1, 2]]))).await;
+    assert!(
+        refused(&sim, &answer, "message"),
+        "an array under summarize: {answer:?}"
+    );
+    let answer = c
+        .call(&topic, "run:log", log("R/T", json!(["x".repeat(1 << 20)])))
+        .await;
+    assert!(
+        refused(&sim, &answer, "message"),
+        "over log_payload_limit_mb: {answer:?}"
+    );
+    assert_eq!(sim.violations().len(), 4);
+
+    let sim = Simulator::start(SECRET);
+    let mut plan = two_step_plan();
+    plan["options"] = json!({"sanitize": "remove"});
+    let (mut c, id, topic) = started_run_of(&sim, plan).await;
+    let log = |message: Value| json!({"run_id": id, "message": message, "level": "info", "source": "JOB", "timestamp": now_micros()});
+    assert_eq!(c.call(&topic, "run:log", log(json!(["a", null]))).await.0, "ok");
+    let answer = c.call(&topic, "run:log", log(json!([null]))).await;
+    assert!(
+        refused(&sim, &answer, "message"),
+        "a line of one removed value: {answer:?}"
+    );
+    assert_eq!(sim.violations().len(), 1);
+}
+
+#[tokio::test]
+async fn outputs_must_not_hold_removed_keys_and_thread_ids_are_whole() {
+    let sim = Simulator::start(SECRET);
+    let (mut c, _, topic) = started_run(&sim).await;
+    let step = uuid();
+    let start = json!({"step_id": step, "job_id": "job-1", "timestamp": now_micros()});
+    assert_eq!(c.call(&topic, "step:start", start).await.0, "ok");
+    let complete = |output: Value, thread: Value| {
+        json!({
+            "step_id": step, "job_id": "job-1", "reason": "success", "error_type": null, "error_message": null,
+            "output_dataclip": output.to_string(), "output_dataclip_id": uuid(), "duration": 1, "thread_id": thread,
+            "timestamp": now_micros(),
+        })
+    };
+    let answer = c
+        .call(
+            &topic,
+            "step:complete",
+            complete(json!({"data": 1, "response": {"statusCode": 200}}), json!(1)),
+        )
+        .await;
+    assert!(refused(&sim, &answer, "output_dataclip"), "{answer:?}");
+    let answer = c
+        .call(&topic, "step:complete", complete(json!({"data": 1}), json!(1.5)))
+        .await;
+    assert!(refused(&sim, &answer, "thread_id"), "{answer:?}");
+    assert_eq!(
+        c.call(&topic, "step:complete", complete(json!({"data": 1}), json!(3)))
+            .await
+            .0,
+        "ok"
+    );
+    assert_eq!(sim.steps(&c_run(&topic))[0].thread_id, Some(3));
+    let end = |state: Value| json!({"reason": "success", "error_type": null, "error_message": null, "final_state": state, "timestamp": now_micros()});
+    let answer = c
+        .call(
+            &topic,
+            "run:complete",
+            end(json!({"data": 1, "configuration": {"password": "x"}})),
+        )
+        .await;
+    assert!(refused(&sim, &answer, "final_state"), "{answer:?}");
+    // Several leaves: each leaf's state is checked.
+    let answer = c
+        .call(
+            &topic,
+            "run:complete",
+            end(json!({"job-1": {"response": {}}, "job-2": {}})),
+        )
+        .await;
+    assert!(refused(&sim, &answer, "final_state"), "{answer:?}");
+    assert_eq!(c.call(&topic, "run:complete", end(json!({"data": 1}))).await.0, "ok");
+    assert_eq!(sim.violations().len(), 4);
+}
+
+/// The run id of a `run:<id>` topic.
+fn c_run(topic: &str) -> String {
+    topic.trim_start_matches("run:").to_string()
 }

@@ -172,6 +172,7 @@ impl Prepared {
             limits: self.limits.clone(),
             run_timeout: self.run_timeout,
             allow: self.allow.clone(),
+            state_props_to_remove: Vec::new(),
         }
     }
 

@@ -85,6 +85,9 @@ pub struct Config {
     pub max_frame_bytes: usize,
     /// Lifetime of run tokens, in seconds.
     pub run_token_lifetime_secs: u64,
+    /// The keys no output dataclip or final state may hold: ws-worker's
+    /// `WORKER_STATE_PROPS_TO_REMOVE` (`configuration`, `response`).
+    pub state_props_removed: Vec<String>,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
             lost_after: Duration::from_secs(10),
             max_frame_bytes: 11 << 20,
             run_token_lifetime_secs: 7200,
+            state_props_removed: vec!["configuration".into(), "response".into()],
         }
     }
 }
@@ -274,6 +278,8 @@ pub struct Step {
     pub output_dataclip_id: Option<String>,
     /// `output_dataclip_error` (`DATACLIP_TOO_LARGE`).
     pub output_dataclip_error: Option<String>,
+    /// `thread_id` of `step:complete`.
+    pub thread_id: Option<u64>,
 }
 
 /// A run that ended: by `run:complete`, or lost.

@@ -6,6 +6,11 @@
 //! - `run:log`: `run_id` is the run, `message` an array, `level` one of
 //!   `debug|info|warn|error|success|always`, `source` a string of at most 8
 //!   characters, `step_id` (if any) a step of the run; allowed before `run:start`;
+//!   and as the plan's options say: no `JOB` line under `job_log_level: "none"`, no
+//!   `message` longer (as JSON) than `log_payload_limit_mb`, and under `sanitize`
+//!   `remove|summarize|obfuscate` no object (but an Error's `{name, message}`) or
+//!   array in `message`; never a `[null]`
+//!   message (@openfn/logger drops such a line, which `remove` would otherwise leave);
 //! - `step:start` after `run:start`, with no other step open; `step_id` a fresh UUID;
 //!   `job_id` a job of the plan, reachable: the starting node, a target of an enabled
 //!   edge of the starting trigger, or of an enabled edge from a completed step whose
@@ -16,11 +21,15 @@
 //!   present, null on success, `error_type` a string otherwise; `output_dataclip` a
 //!   JSON string of an object with a fresh UUID `output_dataclip_id`, or neither with
 //!   `output_dataclip_error: "DATACLIP_TOO_LARGE"`, and never when the plan says
-//!   `output_dataclips: false`; `timestamp`, `duration`, `thread_id` except after a
-//!   kill; `mem` (if any) `{job, system}` numbers;
+//!   `output_dataclips: false`; no output holds a key of [`Config::state_props_removed`]
+//!   (`configuration`, `response`); `timestamp`, `duration`, `thread_id` (a whole
+//!   number) except after a kill; `mem` (if any) `{job, system}` numbers; never
+//!   `error_type: "CompileError"` (a run compiles before its first step);
 //! - `run:complete` once, with no step open; same `reason`/error rules; `final_state`
-//!   an object, required on success and fail; `final_dataclip_id` (if any) an output
-//!   dataclip of the run; without `run:start` only `exception` is allowed;
+//!   an object, required on success and fail, without the removed keys (in each leaf's
+//!   state when it is keyed by job id); `final_dataclip_id` (if any) an output
+//!   dataclip of the run; without `run:start` only `exception` is allowed; a
+//!   `CompileError` only as a `crash` of a run that started no step;
 //! - nothing after `run:complete`, and nothing on a lost run.
 //!
 //! Timestamps must be strings of microseconds since the epoch; they need not increase.
@@ -85,8 +94,14 @@ pub(crate) fn handle(w: &mut World, ctx: &Ctx, run_id: &str, payload: &Value) ->
         "run:start" => run_start(&mut w.runs[index], payload, &mut errors),
         "run:log" => run_log(&w.runs[index], payload, &mut errors),
         "step:start" => step_start(&mut w.runs[index], payload, &mut errors),
-        "step:complete" => step_complete(&mut w.runs[index], payload, &mut errors),
-        "run:complete" => run_complete(&mut w.runs[index], payload, &mut errors),
+        "step:complete" => {
+            let removed = w.config.state_props_removed.clone();
+            step_complete(&mut w.runs[index], payload, &removed, &mut errors)
+        }
+        "run:complete" => {
+            let removed = w.config.state_props_removed.clone();
+            run_complete(&mut w.runs[index], payload, &removed, &mut errors)
+        }
         other => {
             errors.push(("event".into(), format!("a run channel has no {other:?} event")));
             None
@@ -252,11 +267,66 @@ fn run_log(run: &Run, payload: &Value, errors: &mut Vec<(String, String)>) -> Op
     {
         fields.error("step_id", format!("{step:?} is not a step of this run"));
     }
+    check_log_options(&mut fields, &run.plan["options"]);
     if !fields.ok() {
         errors.append(&mut fields.errors);
         return None;
     }
     Some(json!({ "log_line_id": uuid::Uuid::new_v4().to_string() }))
+}
+
+/// A `run:log` as the plan's `job_log_level`, `log_payload_limit_mb` and `sanitize`
+/// options allow.
+fn check_log_options(fields: &mut Fields, options: &Value) {
+    if options["job_log_level"] == "none" && fields.get("source").is_some_and(|s| s == "JOB") {
+        fields.error(
+            "source",
+            "job logs are off: the run's options say job_log_level: \"none\"",
+        );
+    }
+    let Some(Value::Array(message)) = fields.get("message") else {
+        return;
+    };
+    if let Some(limit) = options["log_payload_limit_mb"].as_u64() {
+        let size = Value::Array(message.clone()).to_string().len() as u64;
+        if size > limit << 20 {
+            fields.error(
+                "message",
+                format!("{size} bytes is over the run's log_payload_limit_mb ({limit})"),
+            );
+        }
+    }
+    if message.as_slice() == [Value::Null] {
+        fields.error(
+            "message",
+            "a line of one null is not sent (as after sanitize: \"remove\")",
+        );
+    }
+    let policy = options["sanitize"].as_str().unwrap_or("none");
+    // An Error is logged as {name, message} whatever the policy (@openfn/logger
+    // serializes errors before it sanitizes).
+    let error = |m: &Value| {
+        m.as_object()
+            .is_some_and(|o| o.len() == 2 && o["name"].is_string() && o["message"].is_string())
+    };
+    if policy != "none" && message.iter().any(|m| (m.is_object() && !error(m)) || m.is_array()) {
+        fields.error(
+            "message",
+            format!("holds an object or array although the run's options say sanitize: {policy:?}"),
+        );
+    }
+}
+
+/// Errors for the keys of `state` the worker should have removed.
+fn check_removed(fields: &mut Fields, field: &str, state: &Value, removed: &[String]) {
+    for key in removed {
+        if state.get(key).is_some() {
+            fields.error(
+                field,
+                format!("holds {key:?}, which a worker removes from every step's output"),
+            );
+        }
+    }
 }
 
 /// Whether `job` may start now, by the plan's edges and the steps completed.
@@ -367,11 +437,17 @@ fn step_start(run: &mut Run, payload: &Value, errors: &mut Vec<(String, String)>
         output: None,
         output_dataclip_id: None,
         output_dataclip_error: None,
+        thread_id: None,
     });
     Some(json!({ "step_id": step_id }))
 }
 
-fn step_complete(run: &mut Run, payload: &Value, errors: &mut Vec<(String, String)>) -> Option<Value> {
+fn step_complete(
+    run: &mut Run,
+    payload: &Value,
+    removed: &[String],
+    errors: &mut Vec<(String, String)>,
+) -> Option<Value> {
     let mut fields = Fields::new(payload);
     fields.only(&[
         "step_id",
@@ -412,10 +488,21 @@ fn step_complete(run: &mut Run, payload: &Value, errors: &mut Vec<(String, Strin
     }
     let reason = reason(&mut fields);
     check_error_fields(&mut fields, reason);
+    if fields.get("error_type").is_some_and(|t| t == "CompileError") {
+        fields.error(
+            "error_type",
+            "a CompileError ends the run before its first step (run:complete, no step:*)",
+        );
+    }
     let killed = reason == Some("kill");
     fields.timestamp("timestamp", !killed);
     fields.number("duration", !killed);
-    fields.number("thread_id", !killed);
+    let thread_id = fields.number("thread_id", !killed);
+    if let Some(n) = thread_id
+        && (n < 0.0 || n.fract() != 0.0)
+    {
+        fields.error("thread_id", format!("{n} is not a whole number"));
+    }
     match fields.get("mem") {
         None => {}
         Some(Value::Object(mem))
@@ -447,7 +534,10 @@ fn step_complete(run: &mut Run, payload: &Value, errors: &mut Vec<(String, Strin
     } else {
         if let Some(text) = fields.string("output_dataclip") {
             match serde_json::from_str::<Value>(text) {
-                Ok(value @ Value::Object(_)) => parsed = Some(value),
+                Ok(value @ Value::Object(_)) => {
+                    check_removed(&mut fields, "output_dataclip", &value, removed);
+                    parsed = Some(value);
+                }
                 Ok(other) => fields.error(
                     "output_dataclip",
                     format!("must encode an object, got {}", kind(&other)),
@@ -477,10 +567,16 @@ fn step_complete(run: &mut Run, payload: &Value, errors: &mut Vec<(String, Strin
     step.output = parsed;
     step.output_dataclip_id = payload["output_dataclip_id"].as_str().map(str::to_string);
     step.output_dataclip_error = output_error.map(str::to_string);
+    step.thread_id = payload["thread_id"].as_u64();
     Some(json!({ "step_id": step.step_id }))
 }
 
-fn run_complete(run: &mut Run, payload: &Value, errors: &mut Vec<(String, String)>) -> Option<Value> {
+fn run_complete(
+    run: &mut Run,
+    payload: &Value,
+    removed: &[String],
+    errors: &mut Vec<(String, String)>,
+) -> Option<Value> {
     if let Some(open) = run.steps.iter().find(|s| s.reason.is_none()) {
         let message = format!("step {:?} has no step:complete yet", open.step_id);
         return fail(errors, "order", message);
@@ -503,8 +599,32 @@ fn run_complete(run: &mut Run, payload: &Value, errors: &mut Vec<(String, String
             "without run:start a run can only end with an exception (DataClipError, CredentialLoadError)",
         );
     }
+    if fields.get("error_type").is_some_and(|t| t == "CompileError") {
+        if reason != Some("crash") {
+            fields.error("reason", "a CompileError is a crash");
+        }
+        if !run.steps.is_empty() {
+            fields.error(
+                "error_type",
+                "a CompileError ends the run before its first step, but steps were reported",
+            );
+        }
+    }
     match fields.get("final_state") {
-        Some(Value::Object(_)) => {}
+        Some(state @ Value::Object(map)) => {
+            let jobs: Vec<&str> = run.plan["jobs"]
+                .as_array()
+                .map(|jobs| jobs.iter().filter_map(|j| j["id"].as_str()).collect())
+                .unwrap_or_default();
+            let leaves = !map.is_empty() && map.keys().all(|k| jobs.contains(&k.as_str()));
+            if leaves {
+                for leaf in map.values() {
+                    check_removed(&mut fields, "final_state", leaf, removed);
+                }
+            } else {
+                check_removed(&mut fields, "final_state", state, removed);
+            }
+        }
         Some(other) => fields.error("final_state", format!("must be an object, got {}", kind(other))),
         None if matches!(reason, Some("success" | "fail")) => {
             fields.error("final_state", "is required when the run ends with success or fail")

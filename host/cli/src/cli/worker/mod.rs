@@ -12,6 +12,7 @@ mod plan;
 mod run;
 mod token;
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,6 +71,21 @@ pub struct WorkerArgs {
     /// Claim backoff after an empty claim, `MIN/MAX` seconds (ws-worker's WORKER_BACKOFF).
     #[arg(long, env = "WORKER_BACKOFF", default_value = "1/10")]
     backoff: String,
+
+    /// Keys each step's output loses before it is sent back and passed to the next
+    /// step (`configuration` always goes).
+    #[arg(
+        long,
+        env = "WORKER_STATE_PROPS_TO_REMOVE",
+        default_value = "configuration,response",
+        value_delimiter = ','
+    )]
+    state_props_to_remove: Vec<String>,
+
+    /// Megabytes a log line may take; a larger one is sent as a redaction notice
+    /// (a run's `log_payload_limit_mb` overrides it).
+    #[arg(long, env = "WORKER_MAX_LOG_PAYLOAD_MB", default_value_t = 1)]
+    log_payload_memory: u64,
 }
 
 /// What the worker runs with, parsed from the flags.
@@ -83,6 +99,16 @@ struct Settings {
     message_timeout: Duration,
     grace: Duration,
     backoff: (Duration, Duration),
+    defaults: RunDefaults,
+}
+
+/// What every run gets unless its plan says otherwise.
+#[derive(Debug, Clone)]
+pub struct RunDefaults {
+    /// `--state-props-to-remove`.
+    pub state_props_to_remove: Vec<String>,
+    /// `--log-payload-memory`, in megabytes.
+    pub log_payload_mb: u64,
 }
 
 /// `adaptor-host worker`: runs until SIGTERM or Ctrl-C, then shuts down gracefully.
@@ -105,6 +131,15 @@ pub async fn worker(args: WorkerArgs) -> ExitCode {
         message_timeout: Duration::from_secs(args.message_timeout),
         grace: Duration::from_secs(args.grace),
         backoff,
+        defaults: RunDefaults {
+            state_props_to_remove: args
+                .state_props_to_remove
+                .into_iter()
+                .map(|key| key.trim().to_string())
+                .filter(|key| !key.is_empty())
+                .collect(),
+            log_payload_mb: args.log_payload_memory,
+        },
     };
     let host = match Host::new(HostOptions {
         max_concurrent_jobs: settings.capacity,
@@ -163,7 +198,11 @@ async fn serve(settings: Settings, host: Arc<Host>, stop: Cancel) {
     let settings = Arc::new(settings);
     let worker_id = format!("adaptor-host-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let (link_tx, link) = watch::channel::<Option<Arc<Conn>>>(None);
-    let ctx = Arc::new(Context { host, link });
+    let ctx = Arc::new(Context {
+        host,
+        link,
+        defaults: settings.defaults.clone(),
+    });
     let slots = Arc::new(Semaphore::new(settings.capacity as usize));
     let work = Arc::new(Notify::new());
     let runs: Arc<Mutex<Vec<Cancel>>> = Arc::default();
@@ -289,6 +328,10 @@ async fn keep_connected(
 
 /// Claims one run per free slot (demand 1, as ws-worker), at start, on
 /// `work-available`, after a run ends, and with backoff after an empty claim.
+///
+/// Each run holds a slot, numbered 1 to the capacity: its `thread_id` in
+/// `step:complete` (ws-worker reports the worker thread that ran the step). A run
+/// Lightning gives beyond the capacity has none: 0.
 async fn claim_loop(
     settings: Arc<Settings>,
     ctx: Arc<Context>,
@@ -300,6 +343,7 @@ async fn claim_loop(
     let (min, max) = settings.backoff;
     let mut backoff = min;
     let mut link = ctx.link.clone();
+    let free: Arc<std::sync::Mutex<BTreeSet<u32>>> = Arc::new(std::sync::Mutex::new((1..=settings.capacity).collect()));
     loop {
         let permit = tokio::select! {
             permit = Arc::clone(&slots).acquire_owned() => permit.expect("the semaphore is never closed"),
@@ -333,6 +377,7 @@ async fn claim_loop(
                 let claimed = Claimed {
                     id: id.into(),
                     token: token.into(),
+                    thread: 0,
                 };
                 tokio::spawn(run::execute(ctx, claimed, Cancel::new()));
                 continue;
@@ -345,14 +390,19 @@ async fn claim_loop(
             }
             let ctx = Arc::clone(&ctx);
             let work = Arc::clone(&work);
+            let free = Arc::clone(&free);
+            // As many numbers are free as permits: one is there.
+            let thread = free.lock().expect("slot numbers").pop_first().unwrap_or(0);
             let claimed = Claimed {
                 id: id.into(),
                 token: token.into(),
+                thread,
             };
             tokio::spawn(async move {
                 run::execute(ctx, claimed, cancel.clone()).await;
                 // Marks the handle done (dropped from the list on the next claim).
                 cancel.cancel();
+                free.lock().expect("slot numbers").insert(thread);
                 drop(slot);
                 work.notify_one();
             });

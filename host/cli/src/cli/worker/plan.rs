@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use adaptor_host::workflow::{Configuration, Edge, Step, When, Workflow};
-use adaptor_host::{Expression, Job, Limits, MAX_MEMORY_BYTES};
+use adaptor_host::{Expression, Job, Limits, MASK, MAX_MEMORY_BYTES};
 use serde_json::Value;
+
+use super::RunDefaults;
 
 /// What the run's `options` ask for.
 #[derive(Debug, Clone)]
@@ -19,28 +21,107 @@ pub struct Options {
     pub output_dataclips: bool,
     /// `job_log_level: "none"` turns job logs off.
     pub job_logs: bool,
+    /// `log_payload_limit_mb` (default `--log-payload-memory`): a larger log line is
+    /// sent as a redaction notice.
+    pub log_payload_mb: u64,
+    /// `sanitize`: what log lines show of the objects and arrays they were written with.
+    pub sanitize: Sanitize,
 }
 
 impl Options {
-    /// Reads `plan.options`, with the worker's defaults for missing keys.
-    pub fn from_plan(plan: &Value) -> Options {
+    /// Reads `plan.options`, with the worker's defaults for missing keys; an unknown
+    /// `sanitize` policy is an error.
+    pub fn from_plan(plan: &Value, defaults: &RunDefaults) -> Result<Options, String> {
         let options = &plan["options"];
         let number = |key: &str, default: u64| options[key].as_f64().map_or(default, |n| n.max(0.0) as u64);
-        Options {
+        Ok(Options {
             timeout: Duration::from_millis(number("run_timeout_ms", 300_000)),
             memory_mb: number("run_memory_limit_mb", 500),
             payload_bytes: number("payload_limit_mb", 10).saturating_mul(1 << 20),
             output_dataclips: options["output_dataclips"] != false,
             job_logs: options["job_log_level"] != "none",
-        }
+            log_payload_mb: number("log_payload_limit_mb", defaults.log_payload_mb),
+            sanitize: match &options["sanitize"] {
+                Value::Null => Sanitize::None,
+                Value::String(policy) => Sanitize::parse(policy)?,
+                other => return Err(format!("the plan's sanitize option {other} is not a policy")),
+            },
+        })
     }
 
-    /// The limits of each job: the run's memory limit on the adaptor's memory.
+    /// The limits of each job: the run's memory limit on the adaptor's memory, and a
+    /// log volume that lets a job write lines over the log payload limit (they are
+    /// sent as a redaction notice, as ws-worker does) rather than stop it.
     pub fn limits(&self) -> Limits {
         let mut limits = Limits::default();
         limits.memory_bytes = self.memory_mb.saturating_mul(1 << 20).clamp(1 << 20, MAX_MEMORY_BYTES);
         limits.wall_time = limits.wall_time.max(self.timeout);
+        limits.log_bytes = limits.log_bytes.max(self.log_payload_mb.saturating_mul(4 << 20));
         limits
+    }
+}
+
+/// OpenFn's `sanitize` policies (@openfn/logger): what a log line shows of the objects
+/// and arrays it was written with. Strings, numbers and booleans always show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sanitize {
+    /// As they are (an object's `configuration` values as `****`).
+    None,
+    /// `null`; a line of nothing but one such value is not sent.
+    Remove,
+    /// `(object with keys a, b)`, `(empty object)`, `(array with 3 items)`, `(empty array)`.
+    Summarize,
+    /// `[object]`, `[array]`.
+    Obfuscate,
+}
+
+impl Sanitize {
+    fn parse(policy: &str) -> Result<Sanitize, String> {
+        Ok(match policy {
+            "none" => Sanitize::None,
+            "remove" => Sanitize::Remove,
+            "summarize" => Sanitize::Summarize,
+            "obfuscate" => Sanitize::Obfuscate,
+            other => {
+                return Err(format!(
+                    "the plan's sanitize option {other:?} is not one of none, remove, summarize, obfuscate"
+                ));
+            }
+        })
+    }
+
+    /// One value of a log line under this policy.
+    pub fn value(self, value: Value) -> Value {
+        match (self, value) {
+            (Sanitize::None, Value::Object(mut object)) => {
+                // @openfn/logger hides a configuration's values even without a policy.
+                let hidden = match object.get("configuration") {
+                    Some(Value::Object(configuration)) => Some(
+                        configuration
+                            .keys()
+                            .map(|key| (key.clone(), Value::from(MASK)))
+                            .collect::<serde_json::Map<_, _>>(),
+                    ),
+                    _ => None,
+                };
+                if let Some(hidden) = hidden {
+                    object.insert("configuration".into(), Value::Object(hidden));
+                }
+                Value::Object(object)
+            }
+            (Sanitize::Remove, Value::Object(_) | Value::Array(_)) => Value::Null,
+            (Sanitize::Summarize, Value::Array(items)) if items.is_empty() => "(empty array)".into(),
+            (Sanitize::Summarize, Value::Array(items)) => format!("(array with {} items)", items.len()).into(),
+            (Sanitize::Summarize, Value::Object(object)) if object.is_empty() => "(empty object)".into(),
+            (Sanitize::Summarize, Value::Object(object)) => {
+                let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+                keys.sort_unstable();
+                format!("(object with keys {})", keys.join(", ")).into()
+            }
+            (Sanitize::Obfuscate, Value::Array(_)) => "[array]".into(),
+            (Sanitize::Obfuscate, Value::Object(_)) => "[object]".into(),
+            (_, value) => value,
+        }
     }
 }
 

@@ -9,15 +9,18 @@ use adaptor_host::{Cancel, Credentials, FinalState, Host, Plan, Reason, RunReque
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
 
+use super::RunDefaults;
 use super::phoenix::{Conn, NoReply, Reply};
 use super::plan::{self, Options};
 
-/// What every run shares: the host and the current connection.
+/// What every run shares: the host, the current connection, the worker's defaults.
 pub struct Context {
     /// The engine.
     pub host: Arc<Host>,
     /// The open connection whose `worker:queue` is joined, if any.
     pub link: watch::Receiver<Option<Arc<Conn>>>,
+    /// What runs get unless their plan says otherwise.
+    pub defaults: RunDefaults,
 }
 
 /// A claimed run.
@@ -26,6 +29,8 @@ pub struct Claimed {
     pub id: String,
     /// The run token, to join its channel.
     pub token: String,
+    /// The worker slot running it (1 to the capacity; 0 beyond it): `thread_id`.
+    pub thread: u32,
 }
 
 /// Where one run stands with the server.
@@ -129,7 +134,7 @@ pub async fn execute(ctx: Arc<Context>, claimed: Claimed, cancel: Cancel) {
         joined_on: None,
         refused: false,
     };
-    let mut reporter = Reporter::new(&mut channel);
+    let mut reporter = Reporter::new(&mut channel, claimed.thread);
     let ending = match prepare(&mut reporter).await {
         Ok((request, options, dataclip_id)) => reporter.run(request, options, dataclip_id, &cancel).await,
         Err(ending) => ending,
@@ -200,7 +205,10 @@ async fn prepare(r: &mut Reporter<'_>) -> Result<(RunRequest, Options, String), 
             return Err(Ending::exception("AutoinstallError", message));
         }
     }
-    let options = Options::from_plan(&plan);
+    let options = match Options::from_plan(&plan, &r.channel.ctx.defaults) {
+        Ok(options) => options,
+        Err(message) => return Err(Ending::exception("ExecutionError", message)),
+    };
     r.log(
         LogLevel::Info,
         "RTE",
@@ -233,6 +241,9 @@ async fn prepare(r: &mut Reporter<'_>) -> Result<(RunRequest, Options, String), 
     request.credentials = Credentials::Map(credentials);
     request.limits = options.limits();
     request.run_timeout = Some(options.timeout);
+    request
+        .state_props_to_remove
+        .clone_from(&r.channel.ctx.defaults.state_props_to_remove);
     Ok((request, options, dataclip_id))
 }
 
@@ -258,24 +269,31 @@ struct Reporter<'a> {
     plan: Value,
     started: bool,
     step: Option<OpenStep>,
-    /// The output dataclip the server holds for each job's last run, and its state.
+    /// The output dataclip the server holds for each job's last run (empty when it
+    /// was not sent), and its state.
     outputs: Vec<(String, String, Value)>,
-    job_logs: bool,
+    /// The worker slot running the run: `thread_id`.
+    thread: u32,
 }
 
 impl<'a> Reporter<'a> {
-    fn new(channel: &'a mut Channel) -> Reporter<'a> {
+    fn new(channel: &'a mut Channel, thread: u32) -> Reporter<'a> {
         Reporter {
             channel,
             plan: Value::Null,
             started: false,
             step: None,
             outputs: Vec::new(),
-            job_logs: true,
+            thread,
         }
     }
 
     async fn log(&mut self, level: LogLevel, source: &str, message: &str, step_id: Option<&str>) {
+        self.send_log(level, source, vec![message.into()], step_id).await;
+    }
+
+    /// Sends a `run:log` whose `message` is `message`.
+    async fn send_log(&mut self, level: LogLevel, source: &str, message: Vec<Value>, step_id: Option<&str>) {
         let level = match level {
             LogLevel::Trace | LogLevel::Debug => "debug",
             LogLevel::Info => "info",
@@ -284,7 +302,7 @@ impl<'a> Reporter<'a> {
         };
         let mut payload = json!({
             "run_id": self.channel.id,
-            "message": [message],
+            "message": message,
             "level": level,
             "source": source,
             "timestamp": now(),
@@ -303,7 +321,6 @@ impl<'a> Reporter<'a> {
 
     /// Runs the request through the library, reporting each event as it comes.
     async fn run(&mut self, request: RunRequest, options: Options, dataclip_id: String, cancel: &Cancel) -> Ending {
-        self.job_logs = options.job_logs;
         let (tx, mut events) = mpsc::unbounded_channel::<Event>();
         let sink = Arc::new(move |event: Event| {
             let _ = tx.send(event);
@@ -320,14 +337,17 @@ impl<'a> Reporter<'a> {
                     let limit = format!("Payload limit: {}mb", options.payload_bytes >> 20);
                     self.log(LogLevel::Info, "RTE", &limit, None).await;
                 }
-                EventKind::StepStart { .. } => {
+                EventKind::StepStart { upstream, .. } => {
                     let job_id = event.step_id.unwrap_or_default();
-                    self.step_start(job_id, &dataclip_id).await;
+                    self.step_start(job_id, upstream.as_deref(), &dataclip_id).await;
                 }
                 EventKind::Log(line) => {
-                    if line.source == LogSource::Job && !self.job_logs {
+                    if line.source == LogSource::Job && !options.job_logs {
                         continue;
                     }
+                    let Some(message) = log_message(line.message, line.args, &options) else {
+                        continue;
+                    };
                     let step = self.step.as_ref().filter(|s| s.accepted).map(|s| s.step_id.clone());
                     let source = match (line.source, &step) {
                         (LogSource::Job, _) => "JOB",
@@ -335,7 +355,7 @@ impl<'a> Reporter<'a> {
                         (LogSource::Host, Some(_)) => "R/T",
                         (LogSource::Host, None) => "RTE",
                     };
-                    self.log(line.level, source, &line.message, step.as_deref()).await;
+                    self.send_log(line.level, source, message, step.as_deref()).await;
                 }
                 EventKind::StepComplete(report) => self.step_complete(*report, &options).await,
                 EventKind::RunComplete(run) => {
@@ -353,10 +373,16 @@ impl<'a> Reporter<'a> {
         }
     }
 
-    async fn step_start(&mut self, job_id: String, dataclip_id: &str) {
+    async fn step_start(&mut self, job_id: String, upstream: Option<&str>, dataclip_id: &str) {
         let step_id = uuid::Uuid::new_v4().to_string();
         let mut payload = json!({"step_id": step_id, "job_id": job_id, "timestamp": now()});
-        if let Some(input) = self.input_dataclip(&job_id, dataclip_id) {
+        // The upstream job's output, or the run's input after a trigger (or at the start);
+        // none when that output was not sent.
+        let input = match upstream.and_then(|up| self.outputs.iter().rev().find(|(job, _, _)| job == up)) {
+            Some((_, id, _)) => id.as_str(),
+            None => dataclip_id,
+        };
+        if !input.is_empty() {
             payload["input_dataclip_id"] = json!(input);
         }
         let accepted = matches!(self.channel.push("step:start", payload).await, Said::Ok(_));
@@ -365,22 +391,6 @@ impl<'a> Reporter<'a> {
             job_id,
             accepted,
         });
-    }
-
-    /// The dataclip a step starts from: the output of the latest step with an edge to
-    /// it, else the run's input when the start node leads to it; none when that
-    /// output was not sent.
-    fn input_dataclip(&self, job_id: &str, dataclip_id: &str) -> Option<String> {
-        let edges = self.plan["edges"].as_array().cloned().unwrap_or_default();
-        let feeds = |source: &str| {
-            edges
-                .iter()
-                .any(|e| e["source_job_id"] == source && e["target_job_id"] == job_id)
-        };
-        if let Some((_, id, _)) = self.outputs.iter().rev().find(|(job, _, _)| feeds(job)) {
-            return (!id.is_empty()).then(|| id.clone());
-        }
-        Some(dataclip_id.to_string())
     }
 
     async fn step_complete(&mut self, report: StepReport, options: &Options) {
@@ -417,7 +427,7 @@ impl<'a> Reporter<'a> {
         }
         if reason != "kill" {
             payload["duration"] = json!(report.duration.as_millis() as u64);
-            payload["thread_id"] = json!(0);
+            payload["thread_id"] = json!(self.thread);
             payload["timestamp"] = json!(now());
             if reason == "success" {
                 payload["mem"] = json!({"job": report.peak_memory, "system": resident_bytes()});
@@ -444,7 +454,7 @@ impl<'a> Reporter<'a> {
             "output_dataclip": "{}",
             "output_dataclip_id": uuid::Uuid::new_v4().to_string(),
             "duration": 0,
-            "thread_id": 0,
+            "thread_id": self.thread,
             "timestamp": now(),
         });
         self.channel.push("step:complete", payload).await;
@@ -526,17 +536,34 @@ fn wire_reason(reason: Reason) -> &'static str {
     }
 }
 
-/// A state as the worker sends it back: without `configuration` and `response`
-/// (ws-worker's `WORKER_STATE_PROPS_TO_REMOVE`), always an object.
+/// A state as the worker sends it back: always an object (the library already took
+/// `configuration` and the `--state-props-to-remove` keys out).
 fn clean(state: Value) -> Value {
-    match state {
-        Value::Object(mut map) => {
-            map.remove("configuration");
-            map.remove("response");
-            Value::Object(map)
-        }
-        _ => json!({}),
+    if state.is_object() { state } else { json!({}) }
+}
+
+/// A log line's `message` as ws-worker sends it: the values it was written with (else
+/// its text) under the run's `sanitize` policy; `None` for a line of one `null` (as
+/// @openfn/logger drops it, so that `sanitize: "remove"` leaves no empty line); a
+/// notice instead of a line over the log payload limit.
+fn log_message(text: String, args: Vec<Value>, options: &Options) -> Option<Vec<Value>> {
+    let message: Vec<Value> = if args.is_empty() {
+        vec![text.into()]
+    } else {
+        args.into_iter().map(|arg| options.sanitize.value(arg)).collect()
+    };
+    if message == [Value::Null] {
+        return None;
     }
+    let size = serde_json::to_string(&message).map_or(0, |text| text.len() as u64);
+    if size > options.log_payload_mb.saturating_mul(1 << 20) {
+        let notice = format!(
+            "(Log message redacted: exceeds {}mb memory limit)",
+            options.log_payload_mb
+        );
+        return Some(vec![notice.into()]);
+    }
+    Some(message)
 }
 
 /// The process's resident memory in bytes (0 where /proc is not there).
