@@ -102,6 +102,11 @@ impl Host {
         let mut config = Config::new();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.epoch_interruption(true);
+        // `ADAPTOR_HOST_PERF_MAP=1` writes /tmp/perf-<pid>.map, so `perf report` names
+        // the guests' functions (docs/PERFORMANCE.md).
+        if std::env::var_os("ADAPTOR_HOST_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| Error::Internal(e.to_string()))?;
         let mut linker = Linker::new(&engine);
         sandbox::add_to_linker(&mut linker).map_err(|e| Error::Internal(e.to_string()))?;
