@@ -132,6 +132,7 @@ impl Call {
         let data = self.parse_body(&response)?;
         Ok(Output {
             data,
+            data_text: None,
             response: Some(self.summary(response, duration)),
             earlier: Vec::new(),
         })
