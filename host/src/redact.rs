@@ -5,7 +5,7 @@
 //! credentials carry it Base64-encoded after an `id:`. [`Redactor::from_secrets`]
 //! derives each of these forms and masks them all in one pass.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
@@ -110,6 +110,10 @@ impl Redactor {
         let forms = (!forms.is_empty()).then(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                // Built once per job: a DFA (what the builder picks for few patterns)
+                // took half of a small job's host time to build; the contiguous NFA
+                // builds in a fraction of that and still searches behind a prefilter.
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .build(&forms)
                 .expect("secret forms are plain strings")
         });
