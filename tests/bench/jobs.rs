@@ -6,6 +6,9 @@
 //!
 //! Run with `cargo bench --bench jobs`.
 
+#[allow(dead_code, reason = "each benchmark uses part of the shared code")]
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,11 +17,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use adaptor_host::{Host, HostOptions, Job, RunOptions, run_job};
+use common::Conn;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 const JOBS: usize = 200;
 const ROUNDS: usize = 5;
@@ -47,9 +51,14 @@ async fn main() {
         for keep_alive in [true, false] {
             let opened = connections.load(Ordering::SeqCst);
             let started = Instant::now();
-            let mut client = Client { sender: None };
+            let mut client = Conn::new(addr, keep_alive);
             for _ in 0..JOBS {
-                client.get(addr, keep_alive).await;
+                let request = hyper::Request::get("/ok")
+                    .header("host", addr.to_string())
+                    .body(Empty::new().boxed())
+                    .unwrap();
+                let (_, body) = client.send(request).await;
+                assert_eq!(&body[..], b"ok");
             }
             plain.push((started.elapsed(), connections.load(Ordering::SeqCst) - opened));
         }
@@ -109,32 +118,4 @@ async fn counting_server() -> (SocketAddr, Arc<AtomicUsize>) {
         }
     });
     (addr, connections)
-}
-
-/// One HTTP/1 connection, reused or replaced per request.
-struct Client {
-    sender: Option<hyper::client::conn::http1::SendRequest<Empty<Bytes>>>,
-}
-
-impl Client {
-    async fn get(&mut self, addr: SocketAddr, keep_alive: bool) {
-        if self.sender.is_none() || !keep_alive {
-            let stream = TcpStream::connect(addr).await.unwrap();
-            stream.set_nodelay(true).unwrap();
-            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .unwrap();
-            tokio::spawn(connection);
-            self.sender = Some(sender);
-        }
-        let sender = self.sender.as_mut().unwrap();
-        sender.ready().await.unwrap();
-        let request = hyper::Request::get("/ok")
-            .header("host", addr.to_string())
-            .body(Empty::new())
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(&body[..], b"ok");
-    }
 }

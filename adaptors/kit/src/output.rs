@@ -10,6 +10,10 @@ use crate::wit::types;
 pub struct Output {
     /// Becomes `state.data`.
     pub data: Value,
+    /// `state.data` as JSON text, when the operation copied it out of response bodies
+    /// without building a [`Value`] (`getAll`'s thousands of items): sent as it is,
+    /// instead of `data`. The host parses and checks it like any output.
+    pub data_text: Option<String>,
     /// Becomes `state.response`.
     pub response: Option<ResponseSummary>,
     /// Results of earlier exchanges, oldest first, each composed into the state before
@@ -39,6 +43,7 @@ impl Output {
     pub fn data(data: Value) -> Output {
         Output {
             data,
+            data_text: None,
             response: None,
             earlier: Vec::new(),
         }
@@ -54,7 +59,7 @@ impl Output {
     /// The WIT record the host receives.
     pub fn into_wit(self) -> types::Output {
         types::Output {
-            data: self.data.to_string(),
+            data: self.data_text.unwrap_or_else(|| self.data.to_string()),
             response: self.response.map(|r| types::ResponseInfo {
                 status_message: crate::http::reason(r.status).to_string(),
                 url: r.url,

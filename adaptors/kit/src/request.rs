@@ -126,12 +126,33 @@ impl Call {
     /// status is a redirect or 400 or more and not accepted through `errors`. (A 304
     /// answers a conditional request the job made; it is not a redirect.)
     pub fn finish(&self, response: Response, duration: Duration) -> Result<Output, Error> {
+        self.output(response, duration, false)
+    }
+
+    /// [`finish`](Self::finish) for operations whose `data` is the body as it came: a
+    /// JSON body is checked and handed on as text ([`Output::data_text`]) instead of
+    /// being parsed into a `Value` here and serialized again for the host, which
+    /// parses it itself.
+    pub fn finish_unparsed(&self, response: Response, duration: Duration) -> Result<Output, Error> {
+        self.output(response, duration, true)
+    }
+
+    fn output(&self, mut response: Response, duration: Duration, unparsed: bool) -> Result<Output, Error> {
         if (is_redirect(response.status) || response.status >= 400) && !self.accepted.contains(&response.status) {
             return Err(Error::Http(self.failure(&response)));
         }
-        let data = self.parse_body(&response)?;
+        let (data, data_text) = if unparsed && self.is_json(&response) {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&response.body).map_err(|e| self.not_json(&response, e))?;
+            // Checked JSON is UTF-8 (serde_json refuses other bytes), so this never fails.
+            let text = String::from_utf8(std::mem::take(&mut response.body))
+                .map_err(|_| error::parse(format!("{} returned a body that is not UTF-8", self.shown_url())))?;
+            (Value::Null, Some(text))
+        } else {
+            (self.parse_body(&response)?, None)
+        };
         Ok(Output {
             data,
+            data_text,
             response: Some(self.summary(response, duration)),
             earlier: Vec::new(),
         })
@@ -182,26 +203,39 @@ impl Call {
         }
     }
 
+    /// Whether the body is parsed as JSON (`parseAs`, else the content type); an empty
+    /// body and a 204 are `null` whatever they say.
+    fn is_json(&self, response: &Response) -> bool {
+        if response.body.is_empty() || response.status == 204 {
+            return false;
+        }
+        match self.parse_as {
+            ParseAs::Text => false,
+            ParseAs::Json => true,
+            ParseAs::Auto => response
+                .header("content-type")
+                .is_some_and(|t| t.to_ascii_lowercase().contains("json")),
+        }
+    }
+
     fn parse_body(&self, response: &Response) -> Result<Value, Error> {
         if response.body.is_empty() || response.status == 204 {
             return Ok(Value::Null);
         }
-        let is_json = response
-            .header("content-type")
-            .is_some_and(|t| t.to_ascii_lowercase().contains("json"));
-        match (self.parse_as, is_json) {
-            (ParseAs::Text, _) | (ParseAs::Auto, false) => {
-                Ok(Value::String(String::from_utf8_lossy(&response.body).into_owned()))
-            }
-            (ParseAs::Json, _) | (ParseAs::Auto, true) => serde_json::from_slice(&response.body).map_err(|e| {
-                error::parse(format!(
-                    "{} {} returned {} with a body that is not JSON ({e}); use options.parseAs \"text\" to take it as text",
-                    http::method_name(&self.request.method),
-                    self.shown_url(),
-                    response.status
-                ))
-            }),
+        if !self.is_json(response) {
+            return Ok(Value::String(String::from_utf8_lossy(&response.body).into_owned()));
         }
+        serde_json::from_slice(&response.body).map_err(|e| self.not_json(response, e))
+    }
+
+    /// The error for a body that should be JSON and is not.
+    fn not_json(&self, response: &Response, e: serde_json::Error) -> Error {
+        error::parse(format!(
+            "{} {} returned {} with a body that is not JSON ({e}); use options.parseAs \"text\" to take it as text",
+            http::method_name(&self.request.method),
+            self.shown_url(),
+            response.status
+        ))
     }
 }
 

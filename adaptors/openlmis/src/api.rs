@@ -62,7 +62,8 @@ impl Api {
         options: Option<&RequestOptions>,
     ) -> Result<Output, Error> {
         let mut call = self.call(method, self.url(path)?, body, options)?;
-        self.finish(&mut call)
+        let (response, duration) = self.send(&mut call)?;
+        call.finish_unparsed(response, duration)
     }
 
     /// Sends `call` and turns its response into the output.

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::serve::ListenerExt as _;
 use tokio::sync::oneshot;
 
 /// The largest request body a simulator reads (far above any API's own limit).
@@ -81,7 +82,13 @@ impl Running {
                     .build()
                     .expect("simulator runtime");
                 runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    // As nginx (OpenLMIS's gateway) does on keep-alive connections: without
+                    // it, the tail of a large response waits for the client's delayed ACK.
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("tokio listener")
+                        .tap_io(|tcp| {
+                            let _ = tcp.set_nodelay(true);
+                        });
                     // Stop at once on drop: a test's half-open connection must not hold it up.
                     tokio::select! {
                         served = axum::serve(listener, router) => served.expect("simulator server"),
