@@ -295,14 +295,21 @@ async fn a_queued_job_is_not_timed_out_while_it_waits_for_a_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_timeout_stops_a_workflow_across_its_steps() {
-    let server = slow_server(Duration::from_millis(800));
-    let step = |id: &str, next: Value| {
+    // a and b answer in 0.4 s each, well inside the 2 s run timeout; c would take 30 s.
+    // Only a budget spanning the steps stops c (its own job limit is minutes), and the
+    // slack before c starts (about 1.2 s) leaves room for a loaded machine.
+    let fast = slow_server(Duration::from_millis(400));
+    let stuck = slow_server(Duration::from_secs(30));
+    let step = |id: &str, server: &simulators::Running, next: Value| {
         json!({"id": id, "adaptor": env!("PROBE_WASM"), "configuration": {"endpoint": server.url()},
                "expression": [{"fetch": [format!("{}/slow", server.url())]}], "next": next})
     };
-    let workflow = json!({"steps": [step("a", json!({"b": "always"})), step("b", json!({"c": "always"})), step("c", json!(null))]});
+    let workflow = json!({"steps": [
+        step("a", &fast, json!({"b": "always"})),
+        step("b", &fast, json!({"c": "always"})),
+        step("c", &stuck, json!(null)),
+    ]});
     let request = RunRequest {
-        // a ends at ~0.8 s, b at ~1.6 s, c would end at ~2.4 s.
         run_timeout: Some(Duration::from_millis(2000)),
         ..RunRequest::new(
             "run-1",
