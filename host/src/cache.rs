@@ -44,11 +44,26 @@ impl Cache {
     /// that cannot be read or written, or that others could have written, is skipped
     /// with a warning, never fatal.
     pub fn component(&self, engine: &Engine, name: &str, wasm: &[u8]) -> Result<Component> {
+        self.compiled(engine, name, wasm, "", || engine.precompile_component(wasm))
+    }
+
+    /// Like [`component`](Self::component), for a component made from `source` rather
+    /// than `source` itself (the pre-initialized JavaScript runtime): the entry's key
+    /// covers `source` and `variant`, which names how it was made, and on a miss
+    /// `compile` makes and compiles it.
+    pub fn compiled(
+        &self,
+        engine: &Engine,
+        name: &str,
+        source: &[u8],
+        variant: &str,
+        compile: impl FnOnce() -> wasmtime::Result<Vec<u8>>,
+    ) -> Result<Component> {
         let load_error = |e: wasmtime::Error| Error::Load {
             name: name.to_string(),
             reason: format!("{e:#}"),
         };
-        let key = self.key(engine, wasm);
+        let key = self.key(engine, source, variant);
         let path = self.dir.join(&key);
         let usable = match self.ensure_private_dir() {
             Ok(()) => true,
@@ -70,17 +85,18 @@ impl Cache {
                 Err(why) => tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {why}"),
             }
         }
-        let compiled = engine.precompile_component(wasm).map_err(load_error)?;
+        let compiled = compile().map_err(load_error)?;
         if usable && let Err(e) = self.store(&key, &compiled) {
             tracing::warn!(dir = %self.dir.display(), "cannot write the component cache: {e}");
         }
         load_trusted_bytes(engine, &compiled).map_err(load_error)
     }
 
-    fn key(&self, engine: &Engine, wasm: &[u8]) -> String {
+    fn key(&self, engine: &Engine, wasm: &[u8], variant: &str) -> String {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let digest = Sha256::digest(wasm);
+        // An empty variant keeps the plain SHA-256 of the wasm.
+        let digest = Sha256::new().chain_update(wasm).chain_update(variant).finalize();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("{hex}-{:016x}.cwasm", hasher.finish())
     }

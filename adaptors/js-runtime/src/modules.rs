@@ -127,37 +127,41 @@ fn adaptor_source(options: &JobOptions) -> String {
 }
 
 /// Serves the three modules; anything else is an error naming what may be imported.
+///
+/// language-common and `@openfn/runtime` are parsed when the context is prepared (so a
+/// pre-initialized instance has them); the job's adaptor module when the job starts.
+#[derive(Default)]
 pub struct Loader {
-    adaptor: String,
+    /// The job's adaptor (its package name); empty until [`Loader::add_adaptor`].
+    adaptor: RefCell<String>,
     modules: RefCell<HashMap<String, Module>>,
 }
 
 impl Loader {
-    /// A loader for a job of `adaptor` (its package name).
-    pub fn new(adaptor: &str) -> Loader {
-        Loader {
-            adaptor: adaptor.to_string(),
-            modules: RefCell::new(HashMap::new()),
-        }
+    /// Parses language-common and `@openfn/runtime` (not yet evaluated).
+    pub fn prepare(&self, context: &mut Context) -> JsResult<()> {
+        let runtime = format!("export {{ __defer as defer }} from {};\n", Value::from(COMMON));
+        self.parse(context, COMMON, COMMON_SOURCE)?;
+        self.parse(context, RUNTIME, &runtime)
     }
 
-    /// Parses the modules (not yet evaluated).
-    pub fn prepare(&self, context: &mut Context, options: &JobOptions) -> JsResult<()> {
-        let adaptor = adaptor_source(options);
-        let runtime = format!("export {{ __defer as defer }} from {};\n", Value::from(COMMON));
-        let mut modules = vec![(COMMON, COMMON_SOURCE), (RUNTIME, runtime.as_str())];
+    /// Parses the module of the job's adaptor, `options.adaptor`, from its operations.
+    pub fn add_adaptor(&self, context: &mut Context, options: &JobOptions) -> JsResult<()> {
+        *self.adaptor.borrow_mut() = options.adaptor.clone();
         // The `common` adaptor's package is language-common itself.
-        if self.adaptor != COMMON {
-            modules.push((self.adaptor.as_str(), adaptor.as_str()));
+        if options.adaptor == COMMON {
+            return Ok(());
         }
-        for (name, code) in modules {
-            let module = Module::parse(
-                Source::from_bytes(code).with_path(std::path::Path::new(name)),
-                None,
-                context,
-            )?;
-            self.modules.borrow_mut().insert(name.to_string(), module);
-        }
+        self.parse(context, &options.adaptor, &adaptor_source(options))
+    }
+
+    fn parse(&self, context: &mut Context, name: &str, code: &str) -> JsResult<()> {
+        let module = Module::parse(
+            Source::from_bytes(code).with_path(std::path::Path::new(name)),
+            None,
+            context,
+        )?;
+        self.modules.borrow_mut().insert(name.to_string(), module);
         Ok(())
     }
 
@@ -179,7 +183,7 @@ impl Loader {
             JsNativeError::typ()
                 .with_message(format!(
                     "Cannot find module '{specifier}': a job may import only {}, {COMMON} and {RUNTIME}",
-                    self.adaptor
+                    self.adaptor.borrow()
                 ))
                 .into()
         })
