@@ -150,10 +150,12 @@ impl Job {
             loader,
         };
         let loaded = common.load_link_evaluate(&mut job.context);
-        match job.settle_promise(&loaded) {
-            Ok(_) => Ok(job),
-            Err(e) => Err(internal(&format!("loading language-common: {}", job.describe(&e)))),
+        if let Err(e) = job.settle_promise(&loaded) {
+            return Err(internal(&format!("loading language-common: {}", job.describe(&e))));
         }
+        // Each adaptor module reads language-common's exports from it: made once here.
+        common.namespace(&mut job.context);
+        Ok(job)
     }
 
     /// Adds the module of the job's adaptor.

@@ -7,8 +7,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use boa_engine::module::{Module, ModuleLoader, ModuleRequest, Referrer};
-use boa_engine::{Context, JsNativeError, JsResult, Source};
+use std::path::PathBuf;
+
+use boa_engine::module::{Module, ModuleLoader, ModuleRequest, Referrer, SyntheticModuleInitializer};
+use boa_engine::object::builtins::JsArray;
+use boa_engine::property::PropertyKey;
+use boa_engine::{Context, JsNativeError, JsObject, JsResult, JsString, JsValue, Source, js_string};
 use serde_json::{Value, json};
 
 use crate::exports::openfn::runtime::job::JobOptions;
@@ -58,7 +62,8 @@ const COMMON_EXPORTS: [&str; 35] = [
 ];
 
 /// Adaptor functions that are plain functions in the JavaScript adaptors, not
-/// operations: the adaptor module defines them in JavaScript instead of calling the host.
+/// operations: the adaptor module defines them in JavaScript (with language-common's
+/// `util` in scope) instead of calling the host.
 const PLAIN: [(&str, &str); 1] = [(
     // language-opencrvs: a FHIR bundle entry for `resource`.
     "createDocumentEntry",
@@ -91,41 +96,6 @@ pub fn compile(source: &str, options: &JobOptions) -> Result<(String, Value), op
     Ok((compiled.code, Value::Array(infos)))
 }
 
-/// The JavaScript text of the adaptor's module.
-fn adaptor_source(options: &JobOptions) -> String {
-    let quote = |s: &str| Value::String(s.to_string()).to_string();
-    let mut text = format!(
-        "import {{ __operation, util }} from {c};\nexport * from {c};\n",
-        c = quote(COMMON)
-    );
-    for (i, operation) in options.operations.iter().enumerate() {
-        let plain = PLAIN.iter().find(|(name, _)| *name == operation.name);
-        let definition = match plain {
-            Some((_, code)) => code.to_string(),
-            None => format!(
-                "__operation({}, {})",
-                quote(&operation.name),
-                Value::from(operation.params.clone())
-            ),
-        };
-        text.push_str(&format!(
-            "const op{i} = {definition};\nexport {{ op{i} as {} }};\n",
-            quote(&operation.name)
-        ));
-    }
-    let verbs: Vec<String> = options
-        .operations
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| HTTP.contains(&o.name.as_str()))
-        .map(|(i, o)| format!("{}: op{i}", quote(&o.name)))
-        .collect();
-    if !verbs.is_empty() {
-        text.push_str(&format!("export const http = {{ {} }};\n", verbs.join(", ")));
-    }
-    text
-}
-
 /// Serves the three modules; anything else is an error naming what may be imported.
 ///
 /// language-common and `@openfn/runtime` are parsed when the context is prepared (so a
@@ -145,14 +115,81 @@ impl Loader {
         self.parse(context, RUNTIME, &runtime)
     }
 
-    /// Parses the module of the job's adaptor, `options.adaptor`, from its operations.
+    /// Makes the module of the job's adaptor, `options.adaptor`: language-common's
+    /// exports (as the JavaScript adaptors re-export them) and one function per
+    /// operation, which resolves its arguments and calls the host. It is a synthetic
+    /// module, built here rather than parsed: parsing a generated module cost more than
+    /// the rest of a small job.
     pub fn add_adaptor(&self, context: &mut Context, options: &JobOptions) -> JsResult<()> {
         *self.adaptor.borrow_mut() = options.adaptor.clone();
         // The `common` adaptor's package is language-common itself.
         if options.adaptor == COMMON {
             return Ok(());
         }
-        self.parse(context, &options.adaptor, &adaptor_source(options))
+        let common = self.common().namespace(context);
+        let mut exports: HashMap<JsString, JsValue> = HashMap::new();
+        for key in common.own_property_keys(context)? {
+            if let PropertyKey::String(name) = key {
+                let value = common.get(name.clone(), context)?;
+                exports.insert(name, value);
+            }
+        }
+        let operation = common.get(js_string!("__operation"), context)?;
+        let operation = operation
+            .as_callable()
+            .ok_or_else(|| JsNativeError::typ().with_message("language-common has no __operation"))?;
+        let util = common.get(js_string!("util"), context)?;
+        let mut verbs = Vec::new();
+        for op in &options.operations {
+            let name = JsString::from(op.name.as_str());
+            let value = match PLAIN.iter().find(|(plain, _)| *plain == op.name) {
+                // `util => <definition>`, called with language-common's util.
+                Some((_, code)) => {
+                    let code = format!("util => {code}");
+                    let make = context.eval(Source::from_bytes(&code))?;
+                    let make = make
+                        .as_callable()
+                        .ok_or_else(|| JsNativeError::typ().with_message("a plain adaptor function"))?;
+                    make.call(&JsValue::undefined(), std::slice::from_ref(&util), context)?
+                }
+                None => {
+                    let params = op.params.iter().map(|p| JsValue::from(JsString::from(p.as_str())));
+                    let params = JsArray::from_iter(params, context);
+                    operation.call(&JsValue::undefined(), &[name.clone().into(), params.into()], context)?
+                }
+            };
+            if HTTP.contains(&op.name.as_str()) {
+                verbs.push((name.clone(), value.clone()));
+            }
+            // An operation wins over a language-common name, as a local export does
+            // over `export *`.
+            exports.insert(name, value);
+        }
+        if !verbs.is_empty() {
+            let http = JsObject::with_object_proto(context.intrinsics());
+            for (name, value) in verbs {
+                http.create_data_property_or_throw(name, value, context)?;
+            }
+            exports.insert(js_string!("http"), http.into());
+        }
+        let (names, values): (Vec<JsString>, Vec<JsValue>) = exports.into_iter().unzip();
+        let module = Module::synthetic(
+            &names,
+            SyntheticModuleInitializer::from_copy_closure_with_captures(
+                |module, exports: &(Vec<JsString>, Vec<JsValue>), _| {
+                    for (name, value) in exports.0.iter().zip(&exports.1) {
+                        module.set_export(name, value.clone())?;
+                    }
+                    Ok(())
+                },
+                (names.clone(), values),
+            ),
+            Some(PathBuf::from(&options.adaptor)),
+            None,
+            context,
+        );
+        self.modules.borrow_mut().insert(options.adaptor.clone(), module);
+        Ok(())
     }
 
     fn parse(&self, context: &mut Context, name: &str, code: &str) -> JsResult<()> {
