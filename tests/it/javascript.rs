@@ -605,3 +605,18 @@ fn(state => { globalThis.left = 'by an earlier job'; return state; });
     assert_ne!(runs[0]["random"], runs[1]["random"]);
     assert_ne!(runs[0]["uuid"], runs[1]["uuid"]);
 }
+
+/// An adaptor operation named as a language-common function (the probe's `join`) is
+/// the one a job gets, imported implicitly or explicitly, as the JavaScript adaptors'
+/// own exports win over the language-common functions they re-export; the other
+/// language-common functions are still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_shadows_the_language_common_function_of_its_name() {
+    let implicit = "join(['a', 'b']);\nfn(state => ({ ...state, data: state.data.toUpperCase() }));";
+    let explicit = "import { join, fn } from '@openfn/language-probe';\njoin(['c', 'd']);\nfn(state => state);";
+    for (job, joined) in [(implicit, "A-B"), (explicit, "c-d")] {
+        let outcome = run_js_job(host(), crate::util::probe(), job, json!({}), &options()).await;
+        let state = ok(&outcome);
+        assert_eq!(state["data"], joined, "{job}");
+    }
+}

@@ -73,7 +73,11 @@ impl Guest for Runtime {
             None => Job::new()?,
         };
         job.add_adaptor(&options)?;
-        job.run(&code, &infos, &state, &options)
+        let result = job.run(&code, &infos, &state, &options);
+        // The instance ends with its job: collecting the context's garbage would only
+        // cost time.
+        std::mem::forget(job);
+        result
     }
 
     fn initialize() {
@@ -153,8 +157,9 @@ impl Job {
         if let Err(e) = job.settle_promise(&loaded) {
             return Err(internal(&format!("loading language-common: {}", job.describe(&e))));
         }
-        // Each adaptor module reads language-common's exports from it: made once here.
-        common.namespace(&mut job.context);
+        job.loader
+            .common_evaluated(&mut job.context)
+            .map_err(|e| internal(&format!("reading language-common's exports: {e}")))?;
         Ok(job)
     }
 
@@ -176,12 +181,13 @@ impl Job {
         let source = Source::from_bytes(code).with_path(std::path::Path::new(&options.file_name));
         let module = Module::parse(source, None, context)
             .map_err(|e| self.failure_for(Some(e), &JsValue::undefined(), &input))?;
-        let evaluated = module.load_link_evaluate(&mut self.context);
+        let entry = self.loader.entry(module).map_err(|e| internal(&e.to_string()))?;
+        let evaluated = entry.load_link_evaluate(&mut self.context);
         if let Err(e) = self.settle_promise(&evaluated) {
             return Err(self.failure_for(e, &JsValue::undefined(), &input));
         }
         let context = &mut self.context;
-        let namespace = module.namespace(context);
+        let namespace = entry.namespace(context);
         let operations = namespace
             .get(js_string!("default"), context)
             .map_err(|e| internal(&e.to_string()))?;

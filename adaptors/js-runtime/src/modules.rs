@@ -1,13 +1,12 @@
 //! The modules a job may import, served by a module loader from memory:
-//! `@openfn/language-common` (`common.js`), the job's adaptor (generated from its
-//! operation list: each operation a function that calls the host), and
+//! `@openfn/language-common` (`common.js`), the job's adaptor (language-common's
+//! exports and its operations, each a function that calls the host), and
 //! `@openfn/runtime` (`defer`, which the compiler's promise rewrite imports).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
-
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use boa_engine::module::{Module, ModuleLoader, ModuleRequest, Referrer, SyntheticModuleInitializer};
 use boa_engine::object::builtins::JsArray;
@@ -96,30 +95,80 @@ pub fn compile(source: &str, options: &JobOptions) -> Result<(String, Value), op
     Ok((compiled.code, Value::Array(infos)))
 }
 
-/// Serves the three modules; anything else is an error naming what may be imported.
+/// Where the adaptor's module takes the job's operations from: a synthetic module.
+const OPERATIONS: &str = "openfn:operations";
+/// Where the entry module takes the job's module from.
+const JOB: &str = "openfn:job";
+
+/// The module the runner evaluates and reads the job's operations from. Reading
+/// `default` from the job module itself would make its namespace, which resolves every
+/// name of its `export * from <adaptor>`; this one has one name.
+const ENTRY: &str = "export { default } from \"openfn:job\";\n";
+
+/// The source of the adaptor's module: language-common's exports and the operations, as
+/// live bindings, so an export language-common rebinds (a part loaded on first use)
+/// is seen rebound. The operations in `shadowing`, whose names language-common exports
+/// too, are also re-exported by name: a named export wins over `export *`, as an
+/// adaptor's own operation wins over language-common's.
+fn adaptor_source(shadowing: &[&str]) -> String {
+    let quote = |s: &str| Value::String(s.to_string()).to_string();
+    let mut text = format!(
+        "export * from {};\nexport * from {};\n",
+        quote(COMMON),
+        quote(OPERATIONS)
+    );
+    for name in shadowing {
+        text.push_str(&format!("export {{ {} }} from {};\n", quote(name), quote(OPERATIONS)));
+    }
+    text
+}
+
+/// Serves the modules a job may import; anything else is an error naming them.
 ///
-/// language-common and `@openfn/runtime` are parsed when the context is prepared (so a
-/// pre-initialized instance has them); the job's adaptor module when the job starts.
+/// What does not depend on the job (language-common, `@openfn/runtime`, the entry
+/// module) is parsed when the context is prepared, so a pre-initialized instance has
+/// it; a job adds its adaptor's modules and its own.
 #[derive(Default)]
 pub struct Loader {
     /// The job's adaptor (its package name); empty until [`Loader::add_adaptor`].
     adaptor: RefCell<String>,
     modules: RefCell<HashMap<String, Module>>,
+    entry: RefCell<Option<Module>>,
+    /// The names language-common exports, once it is evaluated.
+    common_names: RefCell<HashSet<String>>,
 }
 
 impl Loader {
-    /// Parses language-common and `@openfn/runtime` (not yet evaluated).
+    /// Parses language-common, `@openfn/runtime` and the entry module (none evaluated).
     pub fn prepare(&self, context: &mut Context) -> JsResult<()> {
         let runtime = format!("export {{ __defer as defer }} from {};\n", Value::from(COMMON));
-        self.parse(context, COMMON, COMMON_SOURCE)?;
-        self.parse(context, RUNTIME, &runtime)
+        for (name, code) in [(COMMON, COMMON_SOURCE), (RUNTIME, runtime.as_str())] {
+            let module = parse(context, name, code)?;
+            self.modules.borrow_mut().insert(name.to_string(), module);
+        }
+        *self.entry.borrow_mut() = Some(parse(context, "entry", ENTRY)?);
+        Ok(())
     }
 
-    /// Makes the module of the job's adaptor, `options.adaptor`: language-common's
-    /// exports (as the JavaScript adaptors re-export them) and one function per
-    /// operation, which resolves its arguments and calls the host. It is a synthetic
-    /// module, built here rather than parsed: parsing a generated module cost more than
-    /// the rest of a small job.
+    /// Records the names language-common exports; call it once it is evaluated.
+    pub fn common_evaluated(&self, context: &mut Context) -> JsResult<()> {
+        let namespace = self.common().namespace(context);
+        let names = namespace
+            .own_property_keys(context)?
+            .into_iter()
+            .filter_map(|key| match key {
+                PropertyKey::String(name) => Some(name.to_std_string_lossy()),
+                _ => None,
+            });
+        *self.common_names.borrow_mut() = names.collect();
+        Ok(())
+    }
+
+    /// Adds the modules of the job's adaptor, `options.adaptor`: its module (see
+    /// [`adaptor_source`], a few lines) and the synthetic module of its operations, one
+    /// function per operation, which resolves its arguments and calls the host (built
+    /// here, not generated as source: parsing that cost more than the rest of a small
+    /// job).
     pub fn add_adaptor(&self, context: &mut Context, options: &JobOptions) -> JsResult<()> {
         *self.adaptor.borrow_mut() = options.adaptor.clone();
         // The `common` adaptor's package is language-common itself.
@@ -127,26 +176,19 @@ impl Loader {
             return Ok(());
         }
         let common = self.common().namespace(context);
-        let mut exports: HashMap<JsString, JsValue> = HashMap::new();
-        for key in common.own_property_keys(context)? {
-            if let PropertyKey::String(name) = key {
-                let value = common.get(name.clone(), context)?;
-                exports.insert(name, value);
-            }
-        }
         let operation = common.get(js_string!("__operation"), context)?;
         let operation = operation
             .as_callable()
             .ok_or_else(|| JsNativeError::typ().with_message("language-common has no __operation"))?;
         let util = common.get(js_string!("util"), context)?;
+        let (mut names, mut values) = (Vec::new(), Vec::new());
         let mut verbs = Vec::new();
         for op in &options.operations {
             let name = JsString::from(op.name.as_str());
             let value = match PLAIN.iter().find(|(plain, _)| *plain == op.name) {
                 // `util => <definition>`, called with language-common's util.
                 Some((_, code)) => {
-                    let code = format!("util => {code}");
-                    let make = context.eval(Source::from_bytes(&code))?;
+                    let make = context.eval(Source::from_bytes(&format!("util => {code}")))?;
                     let make = make
                         .as_callable()
                         .ok_or_else(|| JsNativeError::typ().with_message("a plain adaptor function"))?;
@@ -161,19 +203,18 @@ impl Loader {
             if HTTP.contains(&op.name.as_str()) {
                 verbs.push((name.clone(), value.clone()));
             }
-            // An operation wins over a language-common name, as a local export does
-            // over `export *`.
-            exports.insert(name, value);
+            names.push(name);
+            values.push(value);
         }
         if !verbs.is_empty() {
             let http = JsObject::with_object_proto(context.intrinsics());
             for (name, value) in verbs {
                 http.create_data_property_or_throw(name, value, context)?;
             }
-            exports.insert(js_string!("http"), http.into());
+            names.push(js_string!("http"));
+            values.push(http.into());
         }
-        let (names, values): (Vec<JsString>, Vec<JsValue>) = exports.into_iter().unzip();
-        let module = Module::synthetic(
+        let operations = Module::synthetic(
             &names,
             SyntheticModuleInitializer::from_copy_closure_with_captures(
                 |module, exports: &(Vec<JsString>, Vec<JsValue>), _| {
@@ -184,22 +225,34 @@ impl Loader {
                 },
                 (names.clone(), values),
             ),
-            Some(PathBuf::from(&options.adaptor)),
+            Some(PathBuf::from(OPERATIONS)),
             None,
             context,
         );
-        self.modules.borrow_mut().insert(options.adaptor.clone(), module);
+        let names: Vec<String> = names.iter().map(JsString::to_std_string_lossy).collect();
+        let shadowing: Vec<&str> = {
+            let common_names = self.common_names.borrow();
+            names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| common_names.contains(*n))
+                .collect()
+        };
+        let module = parse(context, &options.adaptor, &adaptor_source(&shadowing))?;
+        let mut modules = self.modules.borrow_mut();
+        modules.insert(OPERATIONS.to_string(), operations);
+        modules.insert(options.adaptor.clone(), module);
         Ok(())
     }
 
-    fn parse(&self, context: &mut Context, name: &str, code: &str) -> JsResult<()> {
-        let module = Module::parse(
-            Source::from_bytes(code).with_path(std::path::Path::new(name)),
-            None,
-            context,
-        )?;
-        self.modules.borrow_mut().insert(name.to_string(), module);
-        Ok(())
+    /// The module to evaluate for the job whose module is `job`: its `default` export is
+    /// the job's.
+    pub fn entry(&self, job: Module) -> JsResult<Module> {
+        self.modules.borrow_mut().insert(JOB.to_string(), job);
+        self.entry
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| JsNativeError::typ().with_message("a second job in one instance").into())
     }
 
     /// The language-common module.
@@ -225,6 +278,15 @@ impl Loader {
                 .into()
         })
     }
+}
+
+/// Parses the module `name` (not yet linked).
+fn parse(context: &mut Context, name: &str, code: &str) -> JsResult<Module> {
+    Module::parse(
+        Source::from_bytes(code).with_path(std::path::Path::new(name)),
+        None,
+        context,
+    )
 }
 
 impl ModuleLoader for Loader {
