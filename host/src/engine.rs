@@ -24,6 +24,10 @@ use crate::sandbox::{self, Sandbox};
 /// says otherwise.
 pub const DEFAULT_CONCURRENT_JOBS: u32 = 16;
 
+/// Bytes of a linear memory kept resident between the jobs that use its slot: enough
+/// for a small JavaScript job's runtime and adaptor memories.
+const KEEP_RESIDENT: usize = 8 << 20;
+
 /// The default of [`HostOptions::connect_timeout`].
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -99,6 +103,12 @@ impl Host {
             .total_tables(instances.saturating_mul(8))
             .total_stacks(instances)
             .max_memory_size(usize::try_from(MAX_MEMORY_BYTES).unwrap_or(usize::MAX));
+        // Reset only the pages a job dirtied, by copying, and keep them mapped: the next
+        // instance in the slot then takes no page faults there (a quarter of a small
+        // JavaScript job's time in the runtime went to faulting its pre-initialized
+        // memory back in). Each slot is still reset to its module's image.
+        pool.linear_memory_keep_resident(KEEP_RESIDENT)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut config = Config::new();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         config.epoch_interruption(true);
