@@ -6,9 +6,13 @@
 //! - the directory and the file belong to this user and no one else can write them
 //!   (as ssh requires of its keys); otherwise the cache is skipped with a warning and
 //!   the component compiled in memory;
-//! - its header names the entry's own key and the SHA-256 of the bytes that follow,
-//!   and those bytes hash to it: a torn or truncated write, or another adaptor's entry
-//!   copied over this one, is compiled again and rewritten, never loaded.
+//! - its header names the entry's own key, and the length and CRC-32 of the bytes
+//!   that follow, and those bytes match them: a torn or truncated write, or another
+//!   adaptor's entry copied over this one, is compiled again and rewritten, never
+//!   loaded. (A checksum, not a cryptographic hash: it guards against accidents; the
+//!   private directory guards against others, and the key, a SHA-256 of the wasm,
+//!   names the component. Hashing a 15 MB entry with SHA-256 was a third of a cold
+//!   start of the JavaScript runtime.)
 //!
 //! Entries are written to a private temporary file, synced, and renamed into place.
 
@@ -24,9 +28,9 @@ use wasmtime::component::Component;
 
 use crate::error::{Error, Result};
 
-/// The first line of every entry; the next two are its key and the SHA-256 (hex) of
-/// the compiled bytes after the header.
-const MAGIC: &str = "adaptor-host cwasm v1";
+/// The first line of every entry; the next two are its key and the length and CRC-32
+/// (`<length> <crc32 hex>`) of the compiled bytes after the header.
+const MAGIC: &str = "adaptor-host cwasm v2";
 
 /// The cache directory.
 #[derive(Debug, Clone)]
@@ -44,11 +48,26 @@ impl Cache {
     /// that cannot be read or written, or that others could have written, is skipped
     /// with a warning, never fatal.
     pub fn component(&self, engine: &Engine, name: &str, wasm: &[u8]) -> Result<Component> {
+        self.compiled(engine, name, wasm, "", || engine.precompile_component(wasm))
+    }
+
+    /// Like [`component`](Self::component), for a component made from `source` rather
+    /// than `source` itself (the pre-initialized JavaScript runtime): the entry's key
+    /// covers `source` and `variant`, which names how it was made, and on a miss
+    /// `compile` makes and compiles it.
+    pub fn compiled(
+        &self,
+        engine: &Engine,
+        name: &str,
+        source: &[u8],
+        variant: &str,
+        compile: impl FnOnce() -> wasmtime::Result<Vec<u8>>,
+    ) -> Result<Component> {
         let load_error = |e: wasmtime::Error| Error::Load {
             name: name.to_string(),
             reason: format!("{e:#}"),
         };
-        let key = self.key(engine, wasm);
+        let key = self.key(engine, source, variant);
         let path = self.dir.join(&key);
         let usable = match self.ensure_private_dir() {
             Ok(()) => true,
@@ -70,17 +89,18 @@ impl Cache {
                 Err(why) => tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {why}"),
             }
         }
-        let compiled = engine.precompile_component(wasm).map_err(load_error)?;
+        let compiled = compile().map_err(load_error)?;
         if usable && let Err(e) = self.store(&key, &compiled) {
             tracing::warn!(dir = %self.dir.display(), "cannot write the component cache: {e}");
         }
         load_trusted_bytes(engine, &compiled).map_err(load_error)
     }
 
-    fn key(&self, engine: &Engine, wasm: &[u8]) -> String {
+    fn key(&self, engine: &Engine, wasm: &[u8], variant: &str) -> String {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let digest = Sha256::digest(wasm);
+        // An empty variant keeps the plain SHA-256 of the wasm.
+        let digest = Sha256::new().chain_update(wasm).chain_update(variant).finalize();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("{hex}-{:016x}.cwasm", hasher.finish())
     }
@@ -116,8 +136,8 @@ impl Cache {
                 .create_new(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            let digest = hex::encode(Sha256::digest(compiled));
-            file.write_all(format!("{MAGIC}\n{key}\n{digest}\n").as_bytes())?;
+            let checksum = checksum(compiled);
+            file.write_all(format!("{MAGIC}\n{key}\n{checksum}\n").as_bytes())?;
             file.write_all(compiled)?;
             file.sync_all()?;
             fs::rename(&tmp, self.dir.join(key))?;
@@ -128,6 +148,11 @@ impl Cache {
         }
         written
     }
+}
+
+/// `<length> <CRC-32 in hex>` of an entry's compiled bytes.
+fn checksum(compiled: &[u8]) -> String {
+    format!("{} {:08x}", compiled.len(), crc32fast::hash(compiled))
 }
 
 /// `Ok` when only this process's user owns and may write a file or directory.
@@ -192,9 +217,9 @@ fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Vec<u8>>, St
             String::from_utf8_lossy(named)
         ));
     }
-    if digest != hex::encode(Sha256::digest(compiled)).as_bytes() {
+    if digest != checksum(compiled).as_bytes() {
         return Err(
-            "its content does not match the SHA-256 recorded when it was written (torn, truncated or altered)".into(),
+            "its content does not match the length and checksum recorded when it was written (torn, truncated or altered)".into(),
         );
     }
     Ok(Some(compiled.to_vec()))
@@ -206,7 +231,7 @@ fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Vec<u8>>, St
 )]
 fn load_trusted_bytes(engine: &Engine, compiled: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: `compiled` came from `engine.precompile_component`, in this process or in
-    // an earlier one that wrote it to a private cache entry whose key and SHA-256 were
+    // an earlier one that wrote it to a private cache entry whose key and checksum were
     // checked (`read_entry`); wasmtime rejects bytes built for another engine.
     unsafe { Component::deserialize(engine, compiled) }
 }

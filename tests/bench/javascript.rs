@@ -3,11 +3,15 @@
 //!   their ratio and the overhead in ms;
 //! - that JavaScript job's peak guest memory (the runtime's and the adaptor's linear
 //!   memories, which are live together);
+//! - a cold `adaptor-host run job.js` (a new process of the real binary, its cache of
+//!   compiled components, and of the pre-initialized runtime, filled) against a cold
+//!   `adaptor-host run job.json` with the same calls, and the ratio;
 //! - an `fn` that maps 10,000 records in the sandboxed runtime (with the `common`
 //!   adaptor) against the same map in native Rust on `serde_json` values, and the ratio.
 //!
 //! Run with `cargo bench --bench javascript`.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use adaptor_host::{Host, HostOptions, Job, RunOptions, run_job, run_js_job};
@@ -16,6 +20,9 @@ use simulators::openlmis::Simulator;
 
 /// Timed runs per job kind, after one warm-up run.
 const RUNS: usize = 30;
+
+/// Cold CLI runs per job kind, after one each that fills the cache.
+const COLD_RUNS: usize = 10;
 
 /// Records the `fn` maps.
 const RECORDS: usize = 10_000;
@@ -32,8 +39,8 @@ async fn main() {
     let state = json!({"configuration": configuration});
 
     let js = "get('programs');\nget('facilities', { query: { code: 'HC02' } });\n";
-    let json_job = Job::parse(r#"[{"get": ["programs"]}, {"get": ["facilities", {"query": {"code": "HC02"}}]}]"#)
-        .expect("a JSON job");
+    let json_text = r#"[{"get": ["programs"]}, {"get": ["facilities", {"query": {"code": "HC02"}}]}]"#;
+    let json_job = Job::parse(json_text).expect("a JSON job");
     let (mut js_times, mut json_times, mut js_peak) = (Vec::new(), Vec::new(), 0);
     for run in 0..=RUNS {
         let started = Instant::now();
@@ -63,6 +70,35 @@ async fn main() {
     println!(
         "  peak guest memory of the JavaScript job: {:.2} MiB (runtime + adaptor)",
         js_peak as f64 / f64::from(1 << 20)
+    );
+
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("writing a bench file");
+        path
+    };
+    let (credentials, js_file, json_file) = (
+        write("credentials.json", &configuration.to_string()),
+        write("job.js", js),
+        write("job.json", json_text),
+    );
+    let (mut js_times, mut json_times) = (Vec::new(), Vec::new());
+    for run in 0..=COLD_RUNS {
+        for (file, times) in [(&js_file, &mut js_times), (&json_file, &mut json_times)] {
+            let elapsed = cli(file, &credentials, dir.path()).await;
+            if run > 0 {
+                times.push(elapsed);
+            }
+        }
+    }
+    let (js_cold, json_cold) = (p50(js_times), p50(json_times));
+    println!("cold `adaptor-host run` (a new process, its component cache filled), p50 of {COLD_RUNS} runs:");
+    println!(
+        "  job.js {:.1} ms, job.json {:.1} ms: {:.2}x",
+        ms(js_cold),
+        ms(json_cold),
+        ms(js_cold) / ms(json_cold)
     );
 
     let records: Vec<Value> = (0..RECORDS)
@@ -99,6 +135,30 @@ async fn main() {
         ms(native_map),
         ms(js_map) / ms(native_map)
     );
+}
+
+/// Runs `adaptor-host run <job> -a openlmis` as a new process with its cache in `dir`,
+/// checks its output state and returns how long the process took.
+async fn cli(job: &Path, credentials: &Path, dir: &Path) -> Duration {
+    let out = dir.join("out.json");
+    let started = Instant::now();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_adaptor-host"))
+        .arg("run")
+        .arg(job)
+        .args(["-a", "openlmis", "--credentials"])
+        .arg(credentials)
+        .arg("-o")
+        .arg(&out)
+        .env("ADAPTOR_HOST_CACHE_DIR", dir.join("cache"))
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .expect("running adaptor-host");
+    let elapsed = started.elapsed();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let state: Value = serde_json::from_slice(&std::fs::read(&out).expect("the output state")).expect("JSON");
+    assert_eq!(state["data"]["content"][0]["code"], "HC02", "{}", job.display());
+    elapsed
 }
 
 /// The job's map in Rust: the same output state from the same input.

@@ -93,7 +93,7 @@ fn a_truncated_cache_entry_is_recompiled_not_loaded() {
     let truncated = run_openlmis(dir.path(), &cache);
     assert!(truncated.status.success(), "{}", stderr(&truncated));
     assert!(
-        stderr(&truncated).contains("does not match the SHA-256 recorded when it was written"),
+        stderr(&truncated).contains("does not match the length and checksum recorded when it was written"),
         "{}",
         stderr(&truncated)
     );

@@ -591,3 +591,48 @@ async fn console_lines_count_against_the_log_volume_even_when_empty() {
         assert!(message.contains("log volume limit of 10000 bytes"), "{job}: {message}");
     }
 }
+
+/// Each job runs in a fresh instance of the pre-initialized runtime (the snapshot taken
+/// after language-common loaded): its random numbers, UUIDs and clock are its own, and
+/// nothing an earlier job left on the global object is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_share_nothing_through_the_pre_initialized_runtime() {
+    let job = r#"
+fn(state => ({ ...state, random: Math.random(), uuid: util.uuid(), now: Date.now(), seen: globalThis.left ?? null }));
+fn(state => { globalThis.left = 'by an earlier job'; return state; });
+"#;
+    let common = host().adaptor("common").expect("the common adaptor");
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_millis() as f64;
+        let outcome = run_js_job(host(), &common, job, json!({}), &options()).await;
+        let state = ok(&outcome).clone();
+        let now = state["now"].as_f64().expect("Date.now()");
+        assert!(
+            now >= before.floor() && now < before + 60_000.0,
+            "Date.now() {now} is not the job's time {before}"
+        );
+        assert_eq!(state["seen"], Value::Null);
+        runs.push(state);
+    }
+    assert_ne!(runs[0]["random"], runs[1]["random"]);
+    assert_ne!(runs[0]["uuid"], runs[1]["uuid"]);
+}
+
+/// An adaptor operation named as a language-common function (the probe's `join`) is
+/// the one a job gets, imported implicitly or explicitly, as the JavaScript adaptors'
+/// own exports win over the language-common functions they re-export; the other
+/// language-common functions are still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_shadows_the_language_common_function_of_its_name() {
+    let implicit = "join(['a', 'b']);\nfn(state => ({ ...state, data: state.data.toUpperCase() }));";
+    let explicit = "import { join, fn } from '@openfn/language-probe';\njoin(['c', 'd']);\nfn(state => state);";
+    for (job, joined) in [(implicit, "A-B"), (explicit, "c-d")] {
+        let outcome = run_js_job(host(), crate::util::probe(), job, json!({}), &options()).await;
+        let state = ok(&outcome);
+        assert_eq!(state["data"], joined, "{job}");
+    }
+}

@@ -8,13 +8,22 @@
 //! functions that resolve their arguments against the state and call the host's
 //! `call-operation`; the next state is composed here, in JavaScript, as
 //! `composeNextState` does. The WIT is `wit/deps/openfn-runtime/runtime.wit`.
+//!
+//! Creating the context and evaluating language-common costs more than most jobs, so
+//! `initialize` does it ahead of any job and the host snapshots the instance after it
+//! (Wizer): each job's fresh instance starts with the context ready. Nothing a job does
+//! can reach the snapshot, and each instance runs one job.
 
 mod json;
 mod jsonpath;
 mod modules;
 mod natives;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use boa_engine::builtins::promise::PromiseState;
+use boa_engine::context::time::{Clock, JsInstant};
 use boa_engine::module::Module;
 use boa_engine::{Context, JsError, JsObject, JsValue, Source, js_string};
 use serde_json::{Value, json};
@@ -59,8 +68,23 @@ impl Guest for Runtime {
                 Value::Null,
             )
         })?;
-        let mut job = Job::new(&options)?;
-        job.run(&code, &infos, &state, &options)
+        let mut job = match PREPARED.take() {
+            Some(job) => job,
+            None => Job::new()?,
+        };
+        job.add_adaptor(&options)?;
+        let result = job.run(&code, &infos, &state, &options);
+        // The instance ends with its job: collecting the context's garbage would only
+        // cost time.
+        std::mem::forget(job);
+        result
+    }
+
+    fn initialize() {
+        if PREPARED.with_borrow(Option::is_none) {
+            // A failure is left for `run` to report: it prepares the context again.
+            PREPARED.set(Job::new().ok());
+        }
     }
 
     fn condition(expression: String, state: String, upstream_step_id: String) -> Result<bool, JobFailure> {
@@ -95,31 +119,55 @@ impl Guest for Runtime {
 
 export!(Runtime);
 
+thread_local! {
+    /// The context `initialize` prepared, which the instance's one job takes. When the
+    /// host pre-initializes the component, this is in the snapshot every instance
+    /// starts from.
+    static PREPARED: RefCell<Option<Job>> = const { RefCell::new(None) };
+}
+
 /// One job's JavaScript context and what the runner needs from it.
 struct Job {
     context: Context,
     natives: JsObject,
+    loader: Rc<modules::Loader>,
 }
 
 impl Job {
-    fn new(options: &JobOptions) -> Result<Job, JobFailure> {
-        let loader = std::rc::Rc::new(modules::Loader::new(&options.adaptor));
+    /// A context with the natives and language-common evaluated: nothing of any job.
+    fn new() -> Result<Job, JobFailure> {
+        let loader = Rc::new(modules::Loader::default());
         let mut context = Context::builder()
             .module_loader(loader.clone())
+            .clock(Rc::new(InstanceClock))
             .build()
             .map_err(|e| internal(&format!("creating the JavaScript context: {e}")))?;
         let natives = natives::install(&mut context).map_err(|e| internal(&format!("installing natives: {e}")))?;
         loader
-            .prepare(&mut context, options)
+            .prepare(&mut context)
             .map_err(|e| internal(&format!("preparing the modules: {e}")))?;
         // Evaluate language-common first: it takes the natives and defines the runner.
         let common = loader.common();
-        let mut job = Job { context, natives };
+        let mut job = Job {
+            context,
+            natives,
+            loader,
+        };
         let loaded = common.load_link_evaluate(&mut job.context);
-        match job.settle_promise(&loaded) {
-            Ok(_) => Ok(job),
-            Err(e) => Err(internal(&format!("loading language-common: {}", job.describe(&e)))),
+        if let Err(e) = job.settle_promise(&loaded) {
+            return Err(internal(&format!("loading language-common: {}", job.describe(&e))));
         }
+        job.loader
+            .common_evaluated(&mut job.context)
+            .map_err(|e| internal(&format!("reading language-common's exports: {e}")))?;
+        Ok(job)
+    }
+
+    /// Adds the module of the job's adaptor.
+    fn add_adaptor(&mut self, options: &JobOptions) -> Result<(), JobFailure> {
+        self.loader
+            .add_adaptor(&mut self.context, options)
+            .map_err(|e| internal(&format!("preparing the adaptor's module: {e}")))
     }
 
     fn run(&mut self, code: &str, infos: &Value, state: &Value, options: &JobOptions) -> Result<String, JobFailure> {
@@ -133,12 +181,13 @@ impl Job {
         let source = Source::from_bytes(code).with_path(std::path::Path::new(&options.file_name));
         let module = Module::parse(source, None, context)
             .map_err(|e| self.failure_for(Some(e), &JsValue::undefined(), &input))?;
-        let evaluated = module.load_link_evaluate(&mut self.context);
+        let entry = self.loader.entry(module).map_err(|e| internal(&e.to_string()))?;
+        let evaluated = entry.load_link_evaluate(&mut self.context);
         if let Err(e) = self.settle_promise(&evaluated) {
             return Err(self.failure_for(e, &JsValue::undefined(), &input));
         }
         let context = &mut self.context;
-        let namespace = module.namespace(context);
+        let namespace = entry.namespace(context);
         let operations = namespace
             .get(js_string!("default"), context)
             .map_err(|e| internal(&e.to_string()))?;
@@ -238,6 +287,22 @@ impl Job {
             Some(entry) => json::to_json(&entry, context).ok().flatten().unwrap_or(Value::Null),
             None => json!({"name": "JobError", "severity": "fail", "message": value.display().to_string()}),
         }
+    }
+}
+
+/// The engine's clock, read when asked: Boa's default clock reads the monotonic clock
+/// when the context is created, which would be stale in a pre-initialized instance.
+struct InstanceClock;
+
+impl Clock for InstanceClock {
+    fn now(&self) -> JsInstant {
+        let nanos = wasip2::clocks::monotonic_clock::now();
+        JsInstant::new(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
+    }
+
+    fn system_time_millis(&self) -> i64 {
+        let now = wasip2::clocks::wall_clock::now();
+        (now.seconds as i64).saturating_mul(1000) + i64::from(now.nanoseconds / 1_000_000)
     }
 }
 

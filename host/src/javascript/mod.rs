@@ -16,6 +16,7 @@
 //! with the error in `errors`; OpenFn writes nothing for them.
 
 mod sandbox;
+mod snapshot;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

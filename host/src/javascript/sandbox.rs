@@ -11,6 +11,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::snapshot;
 use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::events::{JobLog, LogLevel, LogSource};
@@ -60,9 +61,15 @@ impl Runtime {
             name: "js-runtime".into(),
             reason,
         };
+        // The pre-initialized runtime (see `snapshot`): made and compiled once, cached.
+        let engine = &host.engine;
         let component = match host.cache() {
-            Some(cache) => cache.component(&host.engine, "js-runtime", RUNTIME_WASM)?,
-            None => Component::new(&host.engine, RUNTIME_WASM).map_err(|e| load_error(format!("{e:#}")))?,
+            Some(cache) => cache.compiled(engine, "js-runtime", RUNTIME_WASM, snapshot::VARIANT, || {
+                engine.precompile_component(&snapshot::pre_initialize(engine, RUNTIME_WASM)?)
+            })?,
+            None => snapshot::pre_initialize(engine, RUNTIME_WASM)
+                .and_then(|wasm| Component::new(engine, wasm))
+                .map_err(|e| load_error(format!("{e:#}")))?,
         };
         let mut linker = Linker::new(&host.engine);
         add_to_linker(&mut linker).map_err(|e| Error::Internal(e.to_string()))?;

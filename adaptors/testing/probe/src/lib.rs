@@ -60,6 +60,10 @@ impl Guest for Probe {
         kit::log::info(&message);
         with_data(serde_json::Value::Null)
     }
+
+    fn join(values: Vec<String>) -> Result<Output, Error> {
+        with_data(serde_json::Value::String(values.join("-")))
+    }
 }
 
 // A declaration unlike either real adaptor's: the host must derive policy and masking
