@@ -126,6 +126,17 @@ function resolve(state, ...values) {
 
 // --- state composition -----------------------------------------------------------
 
+// Evaluates every lazily loaded part now. The runtime's pre-initialization calls it,
+// so the snapshot each job's instance starts from has them ready, and a job's first
+// use of `_`, `dateFns` or `validate` costs nothing; without a snapshot (a host that
+// runs the runtime directly) the parts stay lazy.
+export function __preload() {
+  _ = load('lodash');
+  dateFns = load('dateFns');
+  load('extras');
+  load('validator');
+}
+
 export function composeNextState(state, data) {
   if (!state.references) state.references = [];
   return { ...state, data, references: [...state.references, state.data] };

@@ -83,7 +83,7 @@ impl Guest for Runtime {
     fn initialize() {
         if PREPARED.with_borrow(Option::is_none) {
             // A failure is left for `run` to report: it prepares the context again.
-            PREPARED.set(Job::new().ok());
+            PREPARED.set(Job::new().and_then(Job::preloaded).ok());
         }
     }
 
@@ -161,6 +161,22 @@ impl Job {
             .common_evaluated(&mut job.context)
             .map_err(|e| internal(&format!("reading language-common's exports: {e}")))?;
         Ok(job)
+    }
+
+    /// The job with language-common's lazily loaded parts (lodash, date-fns, the
+    /// extras, the JSON Schema validator) evaluated, for the snapshot every job starts
+    /// from.
+    fn preloaded(mut self) -> Result<Job, JobFailure> {
+        let common = self.loader.common().namespace(&mut self.context);
+        let preload = common
+            .get(js_string!("__preload"), &mut self.context)
+            .ok()
+            .and_then(|f| f.as_callable())
+            .ok_or_else(|| internal("language-common has no __preload"))?;
+        preload
+            .call(&JsValue::undefined(), &[], &mut self.context)
+            .map_err(|e| internal(&format!("loading language-common's parts: {e}")))?;
+        Ok(self)
     }
 
     /// Adds the module of the job's adaptor.
