@@ -1,20 +1,27 @@
 //! Compiled components on disk: `<sha256 of the wasm>-<engine compatibility hash>.cwasm`,
 //! so a second run loads in about a millisecond instead of compiling again.
 //!
+//! An entry is two files: the `.cwasm`, exactly the bytes wasmtime compiled, which is
+//! memory-mapped where it lies (`Component::deserialize_file`: no copy of the 15 MB
+//! JavaScript runtime into the heap, and its initial memory image mapped from the file
+//! rather than copied), and beside it `<entry>.sum`, which names the entry's key and
+//! the length and CRC-32 of its bytes.
+//!
 //! A `.cwasm` is machine code that runs as is, so an entry is trusted only when:
 //!
-//! - the directory and the file belong to this user and no one else can write them
+//! - the directory and both files belong to this user and no one else can write them
 //!   (as ssh requires of its keys); otherwise the cache is skipped with a warning and
 //!   the component compiled in memory;
-//! - its header names the entry's own key, and the length and CRC-32 of the bytes
-//!   that follow, and those bytes match them: a torn or truncated write, or another
-//!   adaptor's entry copied over this one, is compiled again and rewritten, never
-//!   loaded. (A checksum, not a cryptographic hash: it guards against accidents; the
-//!   private directory guards against others, and the key, a SHA-256 of the wasm,
-//!   names the component. Hashing a 15 MB entry with SHA-256 was a third of a cold
-//!   start of the JavaScript runtime.)
+//! - its `.sum` names the entry's own key, and the `.cwasm` has the length and CRC-32
+//!   recorded there: a torn or truncated write, or another adaptor's entry copied over
+//!   this one, is compiled again and rewritten, never loaded. (A checksum, not a
+//!   cryptographic hash: it guards against accidents; the private directory guards
+//!   against others, and the key, a SHA-256 of the wasm, names the component. Hashing
+//!   a 15 MB entry with SHA-256 was a third of a cold start of the JavaScript runtime.)
 //!
-//! Entries are written to a private temporary file, synced, and renamed into place.
+//! Both files are written to private temporary files, synced, and renamed into place,
+//! the `.cwasm` first; a reader that sees a new `.cwasm` with an old `.sum` finds the
+//! checksum wrong and compiles again.
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -28,9 +35,12 @@ use wasmtime::component::Component;
 
 use crate::error::{Error, Result};
 
-/// The first line of every entry; the next two are its key and the length and CRC-32
-/// (`<length> <crc32 hex>`) of the compiled bytes after the header.
-const MAGIC: &str = "adaptor-host cwasm v2";
+/// The first line of every `.sum`; the next two are the entry's key and the length and
+/// CRC-32 (`<length> <crc32 hex>`) of its `.cwasm`.
+const MAGIC: &str = "adaptor-host cwasm v3";
+
+/// The extension of an entry's checksum file, after the entry's own name.
+const SUM: &str = "sum";
 
 /// The cache directory.
 #[derive(Debug, Clone)]
@@ -77,15 +87,15 @@ impl Cache {
             }
         };
         if usable {
-            match read_entry(&path, &key) {
-                Ok(Some(compiled)) => match load_trusted_bytes(engine, &compiled) {
+            match verify_entry(&path, &key) {
+                Ok(true) => match load_trusted_file(engine, &path) {
                     Ok(component) => {
                         tracing::debug!(adaptor = name, path = %path.display(), "loaded compiled component from cache");
                         return Ok(component);
                     }
                     Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {e:#}"),
                 },
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(why) => tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {why}"),
             }
         }
@@ -122,11 +132,20 @@ impl Cache {
         private(&metadata).map_err(|why| format!("the directory {why}"))
     }
 
+    /// Writes the entry's `.cwasm`, then its `.sum`.
     fn store(&self, key: &str, compiled: &[u8]) -> std::io::Result<()> {
+        let checksum = checksum(compiled);
+        self.write_atomically(key, compiled)?;
+        self.write_atomically(&sum_name(key), format!("{MAGIC}\n{key}\n{checksum}\n").as_bytes())
+    }
+
+    /// Writes `name` in the directory through a private temporary file, synced and
+    /// renamed into place.
+    fn write_atomically(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let tmp = self.dir.join(format!(
-            ".{key}.{}.{}.tmp",
+            ".{name}.{}.{}.tmp",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
@@ -136,11 +155,9 @@ impl Cache {
                 .create_new(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            let checksum = checksum(compiled);
-            file.write_all(format!("{MAGIC}\n{key}\n{checksum}\n").as_bytes())?;
-            file.write_all(compiled)?;
+            file.write_all(bytes)?;
             file.sync_all()?;
-            fs::rename(&tmp, self.dir.join(key))?;
+            fs::rename(&tmp, self.dir.join(name))?;
             fs::File::open(&self.dir)?.sync_all()
         })();
         if written.is_err() {
@@ -148,6 +165,11 @@ impl Cache {
         }
         written
     }
+}
+
+/// The name of the checksum file of the entry `key`.
+fn sum_name(key: &str) -> String {
+    format!("{key}.{SUM}")
 }
 
 /// `<length> <CRC-32 in hex>` of an entry's compiled bytes.
@@ -179,10 +201,10 @@ fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// The compiled bytes of the entry at `path` if it exists, is private, is named `key`
-/// in its header and hashes to the digest its header records.
-fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Vec<u8>>, String> {
-    let mut file = match fs::OpenOptions::new()
+/// Opens `path` for reading if it exists, without following a symbolic link, and
+/// checks it is a regular file private to this user.
+fn open_private(path: &Path) -> std::result::Result<Option<(fs::File, fs::Metadata)>, String> {
+    let file = match fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
@@ -197,41 +219,72 @@ fn read_entry(path: &Path, key: &str) -> std::result::Result<Option<Vec<u8>>, St
         return Err("it is not a regular file".into());
     }
     private(&metadata).map_err(|why| format!("the file {why}"))?;
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read it: {e}"))?;
-    let mut lines = bytes.splitn(4, |&b| b == b'\n');
-    let (magic, named, digest) = (lines.next(), lines.next(), lines.next());
-    let compiled = lines.next();
-    if magic != Some(MAGIC.as_bytes()) && !MAGIC.as_bytes().starts_with(&bytes) {
-        // Written by an earlier version, without a header: replaced quietly.
-        tracing::debug!(path = %path.display(), "replacing a cache entry of an older format");
-        return Ok(None);
-    }
-    let (Some(named), Some(digest), Some(compiled)) = (named, digest, compiled) else {
-        return Err("its header is cut short (a truncated file)".into());
+    Ok(Some((file, metadata)))
+}
+
+/// `Ok(true)` when the entry at `path` exists, and it and its `.sum` are private, the
+/// `.sum` names `key`, and the entry has the length and CRC-32 the `.sum` records;
+/// `Ok(false)` when there is no entry to load (none yet, or of an older format).
+fn verify_entry(path: &Path, key: &str) -> std::result::Result<bool, String> {
+    let Some((mut entry, metadata)) = open_private(path)? else {
+        return Ok(false);
     };
-    if named != key.as_bytes() {
+    let sum_path = path.with_file_name(sum_name(key));
+    let Some((mut sum, _)) = open_private(&sum_path).map_err(|why| format!("its checksum file: {why}"))? else {
+        // An entry of an older format (its header inside), or one whose .sum was lost.
+        tracing::debug!(path = %path.display(), "replacing a cache entry without its checksum file");
+        return Ok(false);
+    };
+    let mut recorded = String::new();
+    sum.read_to_string(&mut recorded)
+        .map_err(|e| format!("cannot read its checksum file: {e}"))?;
+    let mut lines = recorded.lines();
+    let (magic, named, digest) = (lines.next(), lines.next(), lines.next());
+    if magic != Some(MAGIC) {
+        tracing::debug!(path = %path.display(), "replacing a cache entry of an older format");
+        return Ok(false);
+    }
+    let (Some(named), Some(digest)) = (named, digest) else {
+        return Err("its checksum file is cut short (a truncated file)".into());
+    };
+    if named != key {
         return Err(format!(
-            "it is the entry of another component ({}), copied or moved here",
-            String::from_utf8_lossy(named)
+            "its checksum file is the one of another component ({named}), copied or moved here"
         ));
     }
-    if digest != checksum(compiled).as_bytes() {
-        return Err(
-            "its content does not match the length and checksum recorded when it was written (torn, truncated or altered)".into(),
-        );
+    // The CRC is computed through one small buffer: reading the entry into the heap was
+    // most of a cold start of the JavaScript runtime.
+    let mut crc = crc32fast::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match entry.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => crc.update(&buffer[..read]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("cannot read it: {e}")),
+        }
     }
-    Ok(Some(compiled.to_vec()))
+    if digest != format!("{} {:08x}", metadata.len(), crc.finalize()) {
+        return Err("its content does not match the length and checksum recorded when it was written (torn, truncated, altered, or another component's entry copied over it)".into());
+    }
+    Ok(true)
 }
 
 #[allow(
     unsafe_code,
-    reason = "loading bytes this process compiled, or a verified cache entry"
+    reason = "mapping a verified cache entry that this user alone may write"
 )]
+fn load_trusted_file(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: the file at `path` was written by `Cache::store` from the output of
+    // `engine.precompile_component`, in a directory and file only this user may write,
+    // and its length and checksum were checked just now (`verify_entry`); wasmtime
+    // rejects bytes built for another engine. Nothing in this program writes an entry
+    // in place (entries are replaced by rename, which leaves a mapping intact).
+    unsafe { Component::deserialize_file(engine, path) }
+}
+
+#[allow(unsafe_code, reason = "loading bytes this process compiled")]
 fn load_trusted_bytes(engine: &Engine, compiled: &[u8]) -> wasmtime::Result<Component> {
-    // SAFETY: `compiled` came from `engine.precompile_component`, in this process or in
-    // an earlier one that wrote it to a private cache entry whose key and checksum were
-    // checked (`read_entry`); wasmtime rejects bytes built for another engine.
+    // SAFETY: `compiled` came from `engine.precompile_component` in this process.
     unsafe { Component::deserialize(engine, compiled) }
 }

@@ -66,7 +66,7 @@ fn a_cache_entry_copied_over_another_adaptors_is_recompiled_not_loaded() {
     let swapped = run_opencrvs(dir.path(), &cache);
     assert!(swapped.status.success(), "the right adaptor ran: {}", stderr(&swapped));
     assert!(
-        stderr(&swapped).contains("it is the entry of another component"),
+        stderr(&swapped).contains("another component's entry copied over it"),
         "{}",
         stderr(&swapped)
     );
@@ -99,8 +99,14 @@ fn a_truncated_cache_entry_is_recompiled_not_loaded() {
     );
     assert!(!stderr(&truncated).contains("loaded compiled component from cache"));
     assert_eq!(std::fs::read(&entry).unwrap().len(), bytes.len(), "rewritten whole");
-    let names: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(names, [entry], "no temporary file left");
+    let mut names: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    let sum = entry.with_file_name(format!("{}.sum", entry.file_name().unwrap().to_string_lossy()));
+    assert_eq!(
+        names,
+        [entry, sum],
+        "the entry and its checksum file, no temporary file left"
+    );
 }
 
 #[test]

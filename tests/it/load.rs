@@ -75,8 +75,11 @@ fn a_second_run_loads_the_compiled_component_from_the_cache() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(entries.len(), 1);
-    assert!(entries[0].to_string_lossy().ends_with(".cwasm"));
+    let mut entries: Vec<_> = entries.iter().map(|e| e.to_string_lossy().into_owned()).collect();
+    entries.sort();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries[0].ends_with(".cwasm"), "the compiled component: {entries:?}");
+    assert_eq!(entries[1], format!("{}.sum", entries[0]), "its checksum file");
     let second = cli(&args, &cache);
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     assert!(String::from_utf8_lossy(&second.stderr).contains("loaded compiled component from cache"));
