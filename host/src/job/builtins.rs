@@ -349,7 +349,9 @@ impl Meter {
         for (key, value) in map.iter_mut() {
             match (key.as_str(), value) {
                 ("data", _) if self.data_clean => {}
-                ("references", Value::Array(items)) if items.len() == self.references.0 => {
+                ("references", Value::Array(items))
+                    if items.len() == self.references.0 && items.len() == self.references_clean.len() =>
+                {
                     for (item, clean) in items.iter_mut().zip(&self.references_clean) {
                         if !clean {
                             redactor.value(item);
