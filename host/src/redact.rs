@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// What a masked value is replaced with (OpenFn's logger uses the same).
 pub const MASK: &str = "****";
@@ -175,14 +175,33 @@ impl Redactor {
                 Value::String(s) if forms.is_match(s.as_str()) => *s = self.text(s),
                 Value::Array(items) => stack.extend(items.iter_mut()),
                 Value::Object(map) => {
-                    if map.keys().any(|k| forms.is_match(k.as_str())) {
-                        let entries = std::mem::take(map);
-                        map.extend(entries.into_iter().map(|(k, v)| (self.text(&k), v)));
-                    }
+                    self.keys(map);
                     stack.extend(map.values_mut());
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Masks every secret in the keys of `map` (not in its values), keeping the order.
+    pub(crate) fn keys(&self, map: &mut Map<String, Value>) {
+        let Some(forms) = &self.forms else { return };
+        if map.keys().any(|k| forms.is_match(k.as_str())) {
+            let entries = std::mem::take(map);
+            map.extend(entries.into_iter().map(|(k, v)| (self.text(&k), v)));
+        }
+    }
+
+    /// Whether the value parsed from the JSON text `json` may hold a secret in a string
+    /// or key, so that [`Redactor::value`] could change it. `false` only when the text
+    /// has no escape (`\`), so every string and key of the value is a slice of the text
+    /// as it stands, and no form of a secret occurs anywhere in the text: then none
+    /// occurs in any string or key either. One search of the whole text is much faster
+    /// than one per string.
+    pub fn may_hold_secret(&self, json: &str) -> bool {
+        match &self.forms {
+            Some(forms) => json.as_bytes().contains(&b'\\') || forms.is_match(json),
+            None => false,
         }
     }
 }
@@ -307,6 +326,18 @@ mod tests {
         assert_eq!(again.text(text), "**** ****");
         assert_eq!(alpha().text(text), "**** beta-secret");
         assert_eq!(Redactor::from_secrets(Vec::new()).text(text), text);
+    }
+
+    #[test]
+    fn json_text_may_hold_a_secret_when_a_form_or_an_escape_occurs() {
+        let r = Redactor::from_secrets(vec!["canary-pass".into()]);
+        assert!(!r.may_hold_secret(r#"{"a": ["canary", "pass"], "canary-": 1}"#));
+        assert!(r.may_hold_secret(r#"{"a": "x canary-pass y"}"#));
+        assert!(r.may_hold_secret(r#"{"canary-pass": 1}"#));
+        // Escapes decode to text the search of the raw text would not see.
+        assert!(r.may_hold_secret(r#"{"a": "canary\u002dpass"}"#));
+        assert!(r.may_hold_secret(r#"{"a": "\n"}"#));
+        assert!(!Redactor::default().may_hold_secret(r#""canary-pass""#));
     }
 
     #[test]

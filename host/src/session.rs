@@ -20,8 +20,9 @@ use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::events::{JobLog, LogLevel, LogSource};
 use crate::names::camel_case;
+use crate::redact::Redactor;
 use crate::sandbox::Sandbox;
-use crate::sandbox::limits::Limits;
+use crate::sandbox::limits::{JsonSize, Limits, parse_json};
 use crate::sandbox::policy::Policy;
 use crate::values::{self, type_name};
 
@@ -115,6 +116,12 @@ impl<'a> Session<'a> {
     /// Runs operation `name` with `args` (JSON, converted by the operation's WIT
     /// parameter types) and returns what it produced.
     pub async fn call(&mut self, name: &str, args: &[Value]) -> Result<OperationOutput> {
+        self.call_measured(name, args).await.map(|(output, _)| output)
+    }
+
+    /// [`Session::call`], with the size of each JSON value of the output, counted while
+    /// parsing it, and whether it may hold a secret of the job.
+    pub(crate) async fn call_measured(&mut self, name: &str, args: &[Value]) -> Result<(OperationOutput, OutputFacts)> {
         let operation = self.adaptor.operation(name)?;
         let op_name = operation.name.clone();
         if args.len() > operation.params.len() {
@@ -157,7 +164,7 @@ impl<'a> Session<'a> {
         self.check_call(&op_name, called)?;
         match &results[0] {
             Val::Result(Ok(Some(output))) => {
-                output_of(output, self.limits.state_bytes).map_err(|problem| Error::Operation {
+                output_of(output, self.limits.state_bytes, self.log.redactor()).map_err(|problem| Error::Operation {
                     operation: op_name,
                     kind: "invalid-output".into(),
                     message: format!("the adaptor returned an output the host cannot read: {problem}"),
@@ -235,34 +242,60 @@ impl<'a> Session<'a> {
     }
 }
 
+/// What the host learnt of an output's JSON values while parsing them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OutputFacts {
+    /// `data`'s size.
+    pub data: JsonSize,
+    /// Whether `data` may hold a secret ([`Redactor::may_hold_secret`]).
+    pub data_secret: bool,
+    /// The same for each of `earlier`, in order.
+    pub earlier: Vec<(JsonSize, bool)>,
+}
+
 /// The WIT `output` record as the host's [`OperationOutput`]: `data` parsed, the
 /// `response-info` as the object OpenFn puts in `state.response` (headers as an object,
-/// repeated names joined with `, `, `extra` fields merged in).
-fn output_of(output: &Val, max_bytes: u64) -> std::result::Result<OperationOutput, String> {
+/// repeated names joined with `, `, `extra` fields merged in). Each JSON text is
+/// measured as it is parsed and searched once for the job's secrets (`redactor`).
+fn output_of(
+    output: &Val,
+    max_bytes: u64,
+    redactor: &Redactor,
+) -> std::result::Result<(OperationOutput, OutputFacts), String> {
     let Val::Record(fields) = output else {
         return Err("not a record".into());
     };
     let get = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let json_text = |val: &Val| match val {
-        Val::String(text) => {
-            crate::sandbox::limits::parse_json(text, max_bytes).map_err(|e| format!("data refused: {e}"))
-        }
+        Val::String(text) => parse_json(text, max_bytes)
+            .map(|(value, size)| (value, size, redactor.may_hold_secret(text)))
+            .map_err(|e| format!("data refused: {e}")),
         _ => Err("data is not a string".into()),
     };
-    let data = json_text(get("data").ok_or("no data field")?)?;
+    let (data, data_size, data_secret) = json_text(get("data").ok_or("no data field")?)?;
     let response = match get("response") {
         Some(Val::Option(Some(info))) => Some(response_of(info)?),
         _ => None,
     };
-    let earlier = match get("earlier-data") {
-        Some(Val::List(items)) => items.iter().map(json_text).collect::<std::result::Result<_, _>>()?,
-        _ => Vec::new(),
+    let mut facts = OutputFacts {
+        data: data_size,
+        data_secret,
+        earlier: Vec::new(),
     };
-    Ok(OperationOutput {
+    let mut earlier = Vec::new();
+    if let Some(Val::List(items)) = get("earlier-data") {
+        for item in items {
+            let (value, size, secret) = json_text(item)?;
+            earlier.push(value);
+            facts.earlier.push((size, secret));
+        }
+    }
+    let output = OperationOutput {
         data,
         response,
         earlier,
-    })
+    };
+    Ok((output, facts))
 }
 
 fn response_of(info: &Val) -> std::result::Result<Value, String> {

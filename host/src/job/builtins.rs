@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 
 use super::Call;
 use super::refs::{self, Unresolved};
-use crate::compose::{compose, initial_state};
+use crate::compose::{OperationOutput, compose, initial_state};
 use crate::error::{Error, Result};
+use crate::redact::Redactor;
 use crate::sandbox::limits::{ENTRY_BYTES, JsonSize, Limit, Limits, MAX_DEPTH, VALUE_BYTES, json_size};
-use crate::session::Session;
+use crate::session::{OutputFacts, Session};
 
 /// The built-in operations' names.
 pub const NAMES: [&str; 5] = ["each", "fnIf", "combine", "log", "cursor"];
@@ -33,16 +34,29 @@ const CURSOR_SHOWN: usize = 200;
 /// its arguments resolved against the state. On failure `state` is the state reached.
 /// The state may not grow past `limits.state_bytes` nor nest deeper than
 /// [`MAX_DEPTH`]; a state that is not an object starts as OpenFn's initial state.
-pub async fn run(session: &mut Session<'_>, step: &Call, state: &mut Value, limits: &Limits) -> Result<()> {
+///
+/// `meter` measures the state across the job's steps: the first step measures the
+/// whole state, later ones only what they change.
+pub async fn run(
+    session: &mut Session<'_>,
+    step: &Call,
+    state: &mut Value,
+    meter: &mut Option<Meter>,
+    limits: &Limits,
+) -> Result<()> {
     if !state.is_object() {
         *state = initial_state(state.take());
+        *meter = None;
     }
     let limit = |limit| Error::Limit {
         operation: step.operation.clone(),
         limit,
     };
-    let mut meter = Meter::new(state, limits.state_bytes).map_err(limit)?;
-    exec(session, step, state, &mut meter, limits, 0).await
+    let meter = match meter {
+        Some(meter) => meter,
+        None => meter.insert(Meter::new(state, limits.state_bytes).map_err(limit)?),
+    };
+    exec(session, step, state, meter, limits, 0).await
 }
 
 /// Runs `step`, nested `nesting` operations deep.
@@ -160,11 +174,8 @@ async fn exec(
         }
         _ => {
             let args = resolve_all(&step.args, state, max_bytes).map_err(unresolved)?;
-            let output = session.call(&step.operation, &args).await?;
-            compose(state, output);
-            meter.touch(state, "data").map_err(limit)?;
-            meter.touch(state, "response").map_err(limit)?;
-            meter.appended_references(state).map_err(limit)
+            let (output, facts) = session.call_measured(&step.operation, &args).await?;
+            meter.compose(state, output, facts).map_err(limit)
         }
     }
 }
@@ -244,13 +255,22 @@ impl std::io::Write for Cut {
 
 /// The state's size, kept per top-level key so that each step measures only what it
 /// changed: `each` over 10,000 items does not walk the whole state 10,000 times.
-/// `references`, which grows by one output per call, is measured by its new items.
+/// `references`, which grows by one output per call, is measured by its new items;
+/// an adaptor's output is measured as the host parses it, and not walked again.
+///
+/// It also knows which outputs in the state hold none of the job's secrets (what the
+/// parse found), so that masking the output state can skip them ([`Meter::mask`]).
+/// Every change of a key but composing an output forgets that of the key.
 #[derive(Debug)]
-struct Meter {
+pub struct Meter {
     max_bytes: u64,
     keys: HashMap<String, JsonSize>,
     /// How many items of `references` are counted, and their size.
     references: (usize, JsonSize),
+    /// Whether `data` is known to hold no secret.
+    data_clean: bool,
+    /// For each counted item of `references`, whether it is known to hold no secret.
+    references_clean: Vec<bool>,
 }
 
 impl Meter {
@@ -260,6 +280,8 @@ impl Meter {
             max_bytes,
             keys: HashMap::new(),
             references: (0, JsonSize::default()),
+            data_clean: false,
+            references_clean: Vec::new(),
         };
         let keys: Vec<String> = state.as_object().into_iter().flat_map(|m| m.keys().cloned()).collect();
         for key in keys {
@@ -268,10 +290,88 @@ impl Meter {
         Ok(meter)
     }
 
+    /// Composes `output` into `state` ([`compose`]), measured by what the parse of the
+    /// output found instead of walking it, then checks the whole state.
+    fn compose(
+        &mut self,
+        state: &mut Value,
+        output: OperationOutput,
+        facts: OutputFacts,
+    ) -> std::result::Result<(), Limit> {
+        // What `data` was, which joins `references` (null when there was none).
+        let previous = match self.keys.get("data") {
+            Some(size) => (*size, self.data_clean),
+            None => (
+                JsonSize {
+                    bytes: VALUE_BYTES,
+                    depth: 1,
+                },
+                true,
+            ),
+        };
+        let counted = match state.get("references") {
+            Some(Value::Array(items)) if items.len() == self.references.0 => Some(items.len()),
+            _ => None,
+        };
+        compose(state, output);
+        self.keys.insert("data".into(), facts.data);
+        self.data_clean = !facts.data_secret;
+        self.touch(state, "response")?;
+        let Some(counted) = counted else {
+            // `references` was not an array of counted items: measure it whole.
+            return self.touch(state, "references");
+        };
+        let appended = std::iter::once(previous).chain(facts.earlier.iter().map(|(size, secret)| (*size, !secret)));
+        let (_, mut size) = self.references;
+        if counted == 0 {
+            size = JsonSize {
+                bytes: VALUE_BYTES,
+                depth: 1,
+            };
+        }
+        for (item, clean) in appended {
+            size.bytes += item.bytes;
+            size.depth = size.depth.max(item.depth + 1);
+            self.references_clean.push(clean);
+        }
+        self.references = (self.references_clean.len(), size);
+        self.keys.insert("references".into(), size);
+        self.check()
+    }
+
+    /// Masks every secret in `state` (an object after its steps; anything else is
+    /// masked whole) as [`Redactor::value`] does, skipping the outputs known to hold
+    /// none.
+    pub fn mask(&self, state: &mut Value, redactor: &Redactor) {
+        let Value::Object(map) = state else {
+            return redactor.value(state);
+        };
+        for (key, value) in map.iter_mut() {
+            match (key.as_str(), value) {
+                ("data", _) if self.data_clean => {}
+                ("references", Value::Array(items))
+                    if items.len() == self.references.0 && items.len() == self.references_clean.len() =>
+                {
+                    for (item, clean) in items.iter_mut().zip(&self.references_clean) {
+                        if !clean {
+                            redactor.value(item);
+                        }
+                    }
+                }
+                (_, value) => redactor.value(value),
+            }
+        }
+        redactor.keys(map);
+    }
+
     /// Measures `state[key]` again after it changed, then checks the whole state.
     fn touch(&mut self, state: &Value, key: &str) -> std::result::Result<(), Limit> {
+        if key == "data" {
+            self.data_clean = false;
+        }
         if key == "references" {
             self.references = (0, JsonSize::default());
+            self.references_clean.clear();
             return self.appended_references(state);
         }
         match state.get(key) {
@@ -300,20 +400,25 @@ impl Meter {
                     };
                     0
                 };
+                self.references = (0, JsonSize::default());
+                self.references_clean.truncate(from);
                 for item in &items[from..] {
                     let item = json_size(item, self.max_bytes)?;
                     size.bytes += item.bytes;
                     size.depth = size.depth.max(item.depth + 1);
+                    self.references_clean.push(false);
                 }
                 self.references = (items.len(), size);
                 self.keys.insert("references".into(), size);
             }
             Some(value) => {
                 self.references = (0, JsonSize::default());
+                self.references_clean.clear();
                 self.keys.insert("references".into(), json_size(value, self.max_bytes)?);
             }
             None => {
                 self.references = (0, JsonSize::default());
+                self.references_clean.clear();
                 self.keys.remove("references");
             }
         }
@@ -355,5 +460,57 @@ pub fn truthy(value: &Value) -> bool {
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
         Value::String(s) => !s.is_empty(),
         Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::sandbox::limits::parse_json;
+
+    /// An output as the session gives it: parsed, measured and searched for secrets.
+    fn output(text: &str, redactor: &Redactor) -> (OperationOutput, OutputFacts) {
+        let (data, size) = parse_json(text, u64::MAX).unwrap();
+        let facts = OutputFacts {
+            data: size,
+            data_secret: redactor.may_hold_secret(text),
+            earlier: Vec::new(),
+        };
+        let output = OperationOutput {
+            data,
+            response: None,
+            earlier: Vec::new(),
+        };
+        (output, facts)
+    }
+
+    #[test]
+    fn composed_outputs_are_measured_and_masked_as_a_walk_would() {
+        let redactor = Redactor::from_secrets(vec!["canary-pass".into()]);
+        let mut state = initial_state(json!({"note": "canary-pass"}));
+        let mut meter = Meter::new(&state, u64::MAX).unwrap();
+        for text in [r#"{"a": ["x", 1]}"#, r#"["canary-pass"]"#, r#"{"b": {"c": null}}"#] {
+            let (output, facts) = output(text, &redactor);
+            meter.compose(&mut state, output, facts).unwrap();
+            assert_eq!(meter.keys["data"], json_size(&state["data"], u64::MAX).unwrap());
+            assert_eq!(
+                meter.keys["references"],
+                json_size(&state["references"], u64::MAX).unwrap()
+            );
+        }
+        // `data` set by anything but an output may hold a secret again.
+        let mut touched = state.clone();
+        touched["data"] = json!("canary-pass");
+        meter.touch(&touched, "data").unwrap();
+        let mut expected = touched.clone();
+        redactor.value(&mut expected);
+        meter.mask(&mut touched, &redactor);
+        assert_eq!(touched, expected);
+        assert_eq!(
+            touched,
+            json!({"note": "****", "data": "****", "references": [{}, {"a": ["x", 1]}, ["****"]]})
+        );
     }
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Job, builtins};
+use super::Job;
+use super::builtins::{self, Meter};
 use crate::adaptor::Adaptor;
 use crate::cancel::Cancel;
 use crate::compose::initial_state;
@@ -71,7 +72,7 @@ pub struct JobStats {
 pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, options: &RunOptions) -> Outcome {
     let state = initial_state(state);
     let configuration = state.get("configuration").cloned().unwrap_or(Value::Null);
-    let fail = |state, error, redactor: &Redactor| finish(state, Some(error), None, redactor, &options.step_id);
+    let fail = |state, error, redactor: &Redactor| finish(state, Some(error), None, redactor, None, &options.step_id);
     let declaration = match adaptor.declaration().await {
         Ok(declaration) => declaration,
         Err(e) => return fail(state, e, &Redactor::new(&configuration)),
@@ -93,6 +94,7 @@ pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, option
     let started = Instant::now();
     let mut state = state;
     let mut current = None;
+    let mut meter = None;
     // The job's own wall-clock limit, or the end of its run if that comes first.
     let (limit, deadline) = match options.deadline {
         Some((end, run_limit)) if end < started + options.limits.wall_time => (Limit::RunTime(run_limit), end),
@@ -107,6 +109,7 @@ pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, option
         &mut state,
         &configuration,
         &options.limits,
+        &mut meter,
         &mut current,
     );
     let error = tokio::select! {
@@ -125,7 +128,7 @@ pub async fn run(host: &Host, adaptor: &Adaptor, job: &Job, state: Value, option
         duration: started.elapsed(),
     };
     let failed = error.as_ref().and(current);
-    let mut outcome = finish(state, error, failed, &redactor, &options.step_id);
+    let mut outcome = finish(state, error, failed, &redactor, meter.as_ref(), &options.step_id);
     outcome.stats = stats;
     outcome
 }
@@ -136,26 +139,31 @@ async fn run_steps(
     state: &mut Value,
     configuration: &Value,
     limits: &Limits,
+    meter: &mut Option<Meter>,
     current: &mut Option<(usize, String)>,
 ) -> Result<(), Error> {
     session.configure(configuration).await?;
     for (i, step) in job.steps.iter().enumerate() {
         *current = Some((i, step.operation.clone()));
-        builtins::run(session, step, state, limits).await.map_err(|e| match e {
-            Error::Input(message) => Error::Input(format!("job step {}: {message}", i + 1)),
-            other => other,
-        })?;
+        builtins::run(session, step, state, meter, limits)
+            .await
+            .map_err(|e| match e {
+                Error::Input(message) => Error::Input(format!("job step {}: {message}", i + 1)),
+                other => other,
+            })?;
     }
     *current = None;
     Ok(())
 }
 /// The output state: configuration removed, `errors.<step_id>` added on failure
-/// (with the failing step's number and operation), every secret masked.
+/// (with the failing step's number and operation), every secret masked (but in the
+/// outputs `meter` knows to hold none).
 fn finish(
     mut state: Value,
     error: Option<Error>,
     failed: Option<(usize, String)>,
     redactor: &Redactor,
+    meter: Option<&Meter>,
     step_id: &str,
 ) -> Outcome {
     if let Value::Object(map) = &mut state {
@@ -188,7 +196,10 @@ fn finish(
         }
         errors[step_id] = entry;
     }
-    redactor.value(&mut state);
+    match meter {
+        Some(meter) => meter.mask(&mut state, redactor),
+        None => redactor.value(&mut state),
+    }
     Outcome {
         state,
         error,

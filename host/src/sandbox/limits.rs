@@ -218,7 +218,10 @@ impl fmt::Display for JsonRefused {
 /// more than `max_bytes` as [`json_size`] counts (4 million `{}` are 12 MB of text but
 /// hundreds of MB of parsed values). serde_json's recursion limit of 128 levels stays
 /// on, so the parse itself is bounded in depth as well.
-pub fn parse_json(text: &str, max_bytes: u64) -> Result<Value, JsonRefused> {
+///
+/// Returns the value with its [`json_size`], counted while parsing, so the caller need
+/// not walk the value again to measure it.
+pub fn parse_json(text: &str, max_bytes: u64) -> Result<(Value, JsonSize), JsonRefused> {
     let too_big = JsonRefused::Limit(Limit::StateSize(max_bytes));
     if text.len() as u64 > max_bytes {
         return Err(too_big);
@@ -226,27 +229,40 @@ pub fn parse_json(text: &str, max_bytes: u64) -> Result<Value, JsonRefused> {
     let mut budget = Budget {
         left: max_bytes,
         exceeded: false,
+        deepest: 0,
     };
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let parsed = Seed { budget: &mut budget }
-        .deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value));
+    let parsed = Seed {
+        budget: &mut budget,
+        depth: 1,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|()| value));
     match parsed {
-        Ok(value) => Ok(value),
+        Ok(value) => Ok((
+            value,
+            JsonSize {
+                bytes: max_bytes - budget.left,
+                depth: budget.deepest,
+            },
+        )),
         Err(_) if budget.exceeded => Err(too_big),
         Err(e) if e.to_string().starts_with("recursion limit exceeded") => Err(JsonRefused::Limit(Limit::Depth(128))),
         Err(e) => Err(JsonRefused::Invalid(e)),
     }
 }
 
-/// What is left of a [`parse_json`] budget.
+/// What is left of a [`parse_json`] budget, and the deepest level reached.
 struct Budget {
     left: u64,
     exceeded: bool,
+    deepest: usize,
 }
 
 impl Budget {
-    fn charge<E: de::Error>(&mut self, bytes: u64) -> Result<(), E> {
+    /// Charges one value (at `depth`) or object entry of `bytes`.
+    fn charge<E: de::Error>(&mut self, bytes: u64, depth: usize) -> Result<(), E> {
+        self.deepest = self.deepest.max(depth);
         match self.left.checked_sub(bytes) {
             Some(left) => {
                 self.left = left;
@@ -263,6 +279,8 @@ impl Budget {
 /// Builds a `serde_json::Value`, charging each part to the budget as it is read.
 struct Seed<'b> {
     budget: &'b mut Budget,
+    /// The level of the value read (1 for the whole text), as [`json_size`] counts it.
+    depth: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
@@ -281,45 +299,46 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        self.budget.charge(VALUE_BYTES)?;
+        self.budget.charge(VALUE_BYTES, self.depth)?;
         Ok(Value::Bool(v))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        self.budget.charge(VALUE_BYTES)?;
+        self.budget.charge(VALUE_BYTES, self.depth)?;
         Ok(v.into())
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        self.budget.charge(VALUE_BYTES)?;
+        self.budget.charge(VALUE_BYTES, self.depth)?;
         Ok(v.into())
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        self.budget.charge(VALUE_BYTES)?;
+        self.budget.charge(VALUE_BYTES, self.depth)?;
         Ok(v.into())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        self.budget.charge(VALUE_BYTES + v.len() as u64)?;
+        self.budget.charge(VALUE_BYTES + v.len() as u64, self.depth)?;
         Ok(Value::String(v.to_string()))
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        self.budget.charge(VALUE_BYTES + v.len() as u64)?;
+        self.budget.charge(VALUE_BYTES + v.len() as u64, self.depth)?;
         Ok(Value::String(v))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        self.budget.charge(VALUE_BYTES)?;
+        self.budget.charge(VALUE_BYTES, self.depth)?;
         Ok(Value::Null)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        self.budget.charge(VALUE_BYTES)?;
+        self.budget.charge(VALUE_BYTES, self.depth)?;
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(Seed {
             budget: &mut *self.budget,
+            depth: self.depth + 1,
         })? {
             items.push(item);
         }
@@ -327,12 +346,13 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        self.budget.charge(VALUE_BYTES)?;
+        self.budget.charge(VALUE_BYTES, self.depth)?;
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
-            self.budget.charge(ENTRY_BYTES + key.len() as u64)?;
+            self.budget.charge(ENTRY_BYTES + key.len() as u64, self.depth)?;
             let value = access.next_value_seed(Seed {
                 budget: &mut *self.budget,
+                depth: self.depth + 1,
             })?;
             map.insert(key, value);
         }
@@ -372,16 +392,32 @@ mod tests {
     }
 
     #[test]
+    fn parse_json_measures_as_json_size_does() {
+        for text in [
+            "1",
+            r#""text""#,
+            "[]",
+            "{}",
+            r#"{"ab": ["xyz", 1, {"c": {}}], "d": [[[]]], "e": null}"#,
+            r#"[{"id": "a", "n": [1.5, true]}, "é", []]"#,
+        ] {
+            let (value, size) = parse_json(text, 1 << 20).unwrap();
+            assert_eq!(size, json_size(&value, u64::MAX).unwrap(), "{text}");
+        }
+    }
+
+    #[test]
     fn parse_json_refuses_many_small_values_before_building_them() {
         let text = format!("[{}]", vec!["{}"; 100_000].join(","));
         assert_eq!(text.len(), 299_999 + 2);
         let refused = parse_json(&text, 1 << 20).unwrap_err();
         assert!(matches!(refused, JsonRefused::Limit(Limit::StateSize(_))), "{refused}");
         assert!(refused.to_string().contains("--max-state-size"), "{refused}");
-        let parsed = parse_json(&text, 64 << 20).unwrap();
+        let (parsed, size) = parse_json(&text, 64 << 20).unwrap();
         assert_eq!(json_size(&parsed, u64::MAX).unwrap().bytes, 100_001 * VALUE_BYTES);
+        assert_eq!(size, json_size(&parsed, u64::MAX).unwrap());
         assert_eq!(
-            parse_json(r#"{"a": [1, "b", null, true, -2.5]}"#, 1 << 10).unwrap(),
+            parse_json(r#"{"a": [1, "b", null, true, -2.5]}"#, 1 << 10).unwrap().0,
             json!({"a": [1, "b", null, true, -2.5]})
         );
         assert!(matches!(parse_json("[1,", 1 << 10), Err(JsonRefused::Invalid(_))));
