@@ -9,6 +9,7 @@ use adaptor_host::workflow::{Configuration, Edge, Step, When, Workflow};
 use adaptor_host::{Adaptor, Cancel, Expression, FinalState, Outcome, Plan, Reason, RunRequest, run_js_job};
 use serde_json::{Value, json};
 
+use crate::javascript::{err, ok};
 use crate::util::{canary_configuration, canary_simulator, host, options};
 
 /// The built-in language-common adaptor (no operations of its own), loaded once.
@@ -20,18 +21,6 @@ fn common() -> &'static Adaptor {
 /// Runs JavaScript `job` with language-common alone, from `state`.
 async fn run(job: &str, state: Value) -> Outcome {
     run_js_job(host(), common(), job, state, &options()).await
-}
-
-/// The output state of a job that must succeed.
-fn ok(outcome: &Outcome) -> &Value {
-    assert!(outcome.error.is_none(), "{:?}\n{:#}", outcome.error, outcome.state);
-    &outcome.state
-}
-
-/// `errors.test` of a job that must fail.
-fn err(outcome: &Outcome) -> &Value {
-    assert!(outcome.error.is_some(), "expected a failure: {:#}", outcome.state);
-    &outcome.state["errors"]["test"]
 }
 
 /// The people lodash's documentation uses for its collection examples.

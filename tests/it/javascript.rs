@@ -19,13 +19,13 @@ async fn lmis(sim: &Simulator, job: &str, data: Value) -> Outcome {
 }
 
 /// The output state of a job that must succeed.
-fn ok(outcome: &Outcome) -> &Value {
+pub(crate) fn ok(outcome: &Outcome) -> &Value {
     assert!(outcome.error.is_none(), "{:?}\n{:#}", outcome.error, outcome.state);
     &outcome.state
 }
 
 /// `errors.test` of a job that must fail.
-fn err(outcome: &Outcome) -> &Value {
+pub(crate) fn err(outcome: &Outcome) -> &Value {
     assert!(outcome.error.is_some(), "expected a failure: {:#}", outcome.state);
     &outcome.state["errors"]["test"]
 }

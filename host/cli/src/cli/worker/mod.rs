@@ -25,7 +25,7 @@ use tokio::sync::{Mutex, Notify, Semaphore, mpsc, watch};
 use phoenix::{Conn, Push, Reply};
 use run::{Claimed, Context};
 
-use super::report;
+use super::{report, terminated};
 
 /// Flags of `adaptor-host worker` (each also read from OpenFn ws-worker's variable).
 #[derive(Debug, Clone, clap::Args)]
@@ -175,22 +175,6 @@ fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
     };
     let (min, max) = (seconds(min)?, seconds(max)?);
     Ok((min, max.max(min)))
-}
-
-/// Completes on SIGTERM or Ctrl-C.
-async fn terminated() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }
 
 /// The worker: keeps a connection open, claims and runs, until `stop`; then drains.
