@@ -465,6 +465,10 @@ mod tests {
             .with_writer(move || sink.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
+            // Another test's thread may have hit these callsites first, while no
+            // subscriber of its own existed, and cached "never" for them; ask again now
+            // that this thread's subscriber is registered.
+            tracing::callsite::rebuild_interest_cache();
             let budget = LogBudget::new(4 * LINE_BYTES, masked("s3cret pass"));
             budget.request("GET", "http://127.0.0.1:9", "/api/s3cret%20pass");
             budget.warn("denied a request to /s3cret pass");
