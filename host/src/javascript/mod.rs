@@ -186,11 +186,7 @@ async fn run(
     let state_text = state.to_string();
     let guest = async {
         let mut store = JsSandbox::store(&host.engine, &options.limits, log, calls);
-        let instance = runtime
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| Error::Internal(format!("instantiating the JavaScript runtime: {e:#}")))?;
+        let instance = runtime.instantiate(&mut store).await?;
         let result = instance
             .openfn_runtime_job()
             .call_run(&mut store, source, &state_text, &job_options)
@@ -302,11 +298,7 @@ pub(crate) async fn condition(
         // No operations: the channel's receiver is gone, so a call could only fail.
         let (calls, _) = mpsc::channel::<Call>(1);
         let mut store = JsSandbox::store(&host.engine, limits, JobLog::default(), calls);
-        let instance = runtime
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| Error::Internal(format!("instantiating the JavaScript runtime: {e:#}")))?;
+        let instance = runtime.instantiate(&mut store).await?;
         let result = instance
             .openfn_runtime_job()
             .call_condition(&mut store, expression, &state, upstream)

@@ -16,7 +16,7 @@ use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::events::{JobLog, LogLevel, LogSource};
 use crate::sandbox::limits::{Limit, Limits};
-use crate::sandbox::{MemoryLimiter, meter_cpu};
+use crate::sandbox::{MemoryLimiter, add_std_to_linker, meter_cpu};
 
 pub(super) mod bindings {
     wasmtime::component::bindgen!({
@@ -44,7 +44,7 @@ const STDERR_BYTES: usize = 64 << 10;
 
 /// The compiled runtime, ready to instantiate once per job.
 pub(super) struct Runtime {
-    pub pre: bindings::RuntimePre<JsSandbox>,
+    pre: bindings::RuntimePre<JsSandbox>,
 }
 
 /// Runtimes compiled so far, one per engine (in practice one per process).
@@ -81,24 +81,19 @@ impl Runtime {
         runtimes.push((host.engine.clone(), Arc::clone(&runtime)));
         Ok(runtime)
     }
+
+    /// A fresh instance of the runtime in `store`.
+    pub async fn instantiate(&self, store: &mut Store<JsSandbox>) -> Result<bindings::Runtime> {
+        self.pre
+            .instantiate_async(store)
+            .await
+            .map_err(|e| Error::Internal(format!("instantiating the JavaScript runtime: {e:#}")))
+    }
 }
 
 /// The runtime's imports and nothing else: no `wasi:http`, filesystem or sockets.
 fn add_to_linker(linker: &mut Linker<JsSandbox>) -> wasmtime::Result<()> {
-    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
-    use wasmtime_wasi::p2::bindings::{cli, random};
-    use wasmtime_wasi::random::WasiRandom;
-
-    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
-    cli::environment::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
-    cli::exit::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
-    cli::terminal_input::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
-    cli::terminal_output::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
-    cli::terminal_stdin::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
-    cli::terminal_stdout::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
-    cli::terminal_stderr::add_to_linker::<JsSandbox, WasiCli>(linker, JsSandbox::cli)?;
-    random::insecure::add_to_linker::<JsSandbox, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
-    random::insecure_seed::add_to_linker::<JsSandbox, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    add_std_to_linker(linker)?;
     host_log::add_to_linker::<JsSandbox, HasSelf<JsSandbox>>(linker, |s| s)?;
     adaptor_import::add_to_linker::<JsSandbox, HasSelf<JsSandbox>>(linker, |s| s)?;
     Ok(())

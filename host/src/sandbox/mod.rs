@@ -191,28 +191,31 @@ impl WasiHttpView for Sandbox {
 
 /// Adds exactly the imports of the `openfn:adaptor/base` world to `linker`.
 pub fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
-    use wasmtime_wasi::cli::WasiCli;
-    use wasmtime_wasi::p2::bindings::{cli, random};
-    use wasmtime_wasi::random::WasiRandom;
-
-    // io, clocks, random, stdin/stdout/stderr
-    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
-    // what Rust's std imports beyond the proxy world
-    cli::environment::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
-    cli::exit::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
-    cli::terminal_input::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
-    cli::terminal_output::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
-    cli::terminal_stdin::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
-    cli::terminal_stdout::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
-    cli::terminal_stderr::add_to_linker::<Sandbox, WasiCli>(linker, Sandbox::cli)?;
-    random::insecure::add_to_linker::<Sandbox, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
-    random::insecure_seed::add_to_linker::<Sandbox, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    add_std_to_linker(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     host_log::add_to_linker::<Sandbox, HasSelf<GuestLog>>(linker, |s| &mut s.log)?;
     Ok(())
 }
 
-use wasmtime_wasi::cli::WasiCliView as _;
+/// The WASI imports every guest has, adaptor or JavaScript runtime: io, clocks,
+/// random, stdin/stdout/stderr, and what Rust's std imports beyond the proxy world.
+pub(crate) fn add_std_to_linker<T: WasiView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::WasiRandom;
+
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
+    cli::environment::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    cli::exit::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    cli::terminal_input::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    cli::terminal_output::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    cli::terminal_stdin::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    cli::terminal_stdout::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    cli::terminal_stderr::add_to_linker::<T, WasiCli>(linker, T::cli)?;
+    random::insecure::add_to_linker::<T, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<T, WasiRandom>(linker, |s| s.ctx().ctx.random())?;
+    Ok(())
+}
 
 /// Counts the epoch ticks that pass while guest code runs in `store` and stops it past
 /// `cpu_time`, recording the limit where `broken` points; at each tick it yields to the
