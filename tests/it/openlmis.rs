@@ -125,6 +125,31 @@ async fn get_all_walks_more_than_25_pages_to_the_full_data_set() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_all_finds_ids_written_late_or_with_escapes() {
+    // Two pages where the second repeats the first's last item; the ids are not the
+    // first member, or are written with escapes, or are not strings at all.
+    let pages = [
+        r#"{"content": [{"code": "a", "id": "x\"1"}, { "id" : "2", "code": "b"}], "last": false, "totalPages": 2}"#,
+        r#"{"content": [{ "id" : "2", "code": "b"}, {"id": "\u0033"}, {"id": 4}, {"id": 4}], "last": true, "totalPages": 2}"#,
+    ];
+    let server = simulators::Running::start(axum::Router::new().route(
+        "/api/things",
+        axum::routing::get(move |query: axum::extract::RawQuery| async move {
+            let page = usize::from(query.0.is_some_and(|q| q.contains("page=1")));
+            ([("content-type", "application/json")], pages[page])
+        }),
+    ));
+    let configuration = json!({"baseUrl": server.url(), "access_token": "t"});
+    let outcome = run(openlmis(), r#"[{"getAll": ["things"]}]"#, configuration, &options()).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(
+        outcome.state["data"],
+        json!([{"code": "a", "id": "x\"1"}, {"id": "2", "code": "b"}, {"id": "3"}, {"id": 4}, {"id": 4}]),
+        "the repeated string id is kept once; items without a string id are all kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_all_stops_at_the_limit() {
     let sim = canary_simulator();
     let state = run_ok(

@@ -20,6 +20,9 @@ use crate::wit::types::Method;
 /// The size of one write to or read from a `wasi:io` stream.
 const CHUNK: u64 = 64 * 1024;
 
+/// The most room made ahead for a body from its `content-length`.
+const MAX_ANNOUNCED: usize = 16 << 20;
+
 /// An HTTP request to send.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -164,14 +167,18 @@ impl Request {
             }
         };
         let status = response.status();
-        let headers = response
+        let headers: Vec<(String, String)> = response
             .headers()
             .entries()
             .into_iter()
             .map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
             .collect();
         let incoming = response.consume().map_err(|()| refuse("response body unavailable"))?;
-        let body = read_body(&incoming).map_err(fail)?;
+        let announced = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.trim().parse().ok());
+        let body = read_body(&incoming, announced).map_err(fail)?;
         IncomingBody::finish(incoming);
         Ok(Response { status, headers, body })
     }
@@ -208,11 +215,16 @@ fn write_body(body: OutgoingBody, bytes: Option<&[u8]>) -> Result<(), (String, b
 }
 
 /// Reads the whole incoming body.
-fn read_body(body: &IncomingBody) -> Result<Vec<u8>, (String, bool)> {
+/// Reads the whole body; `announced` is its `content-length`, room for which is made
+/// ahead (up to [`MAX_ANNOUNCED`], and only if memory allows) so that the body is not
+/// copied each time it outgrows its buffer.
+fn read_body(body: &IncomingBody, announced: Option<usize>) -> Result<Vec<u8>, (String, bool)> {
     let stream = body
         .stream()
         .map_err(|()| ("response body stream unavailable".to_string(), false))?;
     let mut bytes = Vec::new();
+    // A server states the length; only the host's response cap bounds what it sends.
+    let _ = bytes.try_reserve_exact(announced.unwrap_or(0).min(MAX_ANNOUNCED));
     loop {
         match stream.blocking_read(CHUNK) {
             Ok(chunk) => bytes.extend_from_slice(&chunk),
