@@ -197,7 +197,7 @@ impl Adaptor {
             .map_err(|e| internal("instantiating it to read its configuration schema", e))?;
         let func = instance
             .get_func(&mut store, self.schema)
-            .ok_or_else(|| Error::Internal(format!("schema vanished from the instance")))?;
+            .ok_or_else(|| Error::Internal("schema vanished from the instance".into()))?;
         let mut results = [Val::Bool(false)];
         func.call_async(&mut store, &[], &mut results)
             .await

@@ -75,8 +75,9 @@ pub enum Error {
         kind: String,
         /// A one-line description.
         message: String,
-        /// The error's payload as JSON (status, URL, body for HTTP failures).
-        details: Value,
+        /// The error's payload as JSON (status, URL, body for HTTP failures); boxed so
+        /// that every `Result` of the host stays small.
+        details: Box<Value>,
     },
 
     /// The job broke one of its limits and was stopped.
@@ -151,7 +152,7 @@ impl Error {
     /// Structured details for `state.errors` (HTTP status, URL, body...), if any.
     pub fn details(&self) -> Option<&Value> {
         match self {
-            Error::Operation { details, .. } => Some(details),
+            Error::Operation { details, .. } => Some(details.as_ref()),
             _ => None,
         }
     }

@@ -78,7 +78,7 @@ pub use job::runner::{JobStats, Outcome, RunOptions, run as run_job};
 pub use job::{Call, Expression, Job};
 pub use reason::Reason;
 pub use redact::{MASK, Redactor};
-pub use run::{Credentials, FinalState, Plan, RunOutcome, RunRequest, run};
+pub use run::{CredentialLookup, Credentials, FinalState, Plan, RunOutcome, RunRequest, run};
 pub use sandbox::limits::{Limit, Limits, MAX_MEMORY_BYTES};
 pub use sandbox::policy::{AllowRule, Policy};
 pub use sandbox::resolve::{Resolve, Resolving, StaticResolver, SystemResolver};

@@ -54,8 +54,11 @@ pub enum Credentials {
     /// A map from credential id to configuration (for a workflow's steps).
     Map(Map<String, Value>),
     /// A lookup by credential id, e.g. a fetch from the engine's credential store.
-    Lookup(Arc<dyn Fn(&str) -> Option<Value> + Send + Sync>),
+    Lookup(CredentialLookup),
 }
+
+/// Finds the configuration of a credential id ([`Credentials::Lookup`]).
+pub type CredentialLookup = Arc<dyn Fn(&str) -> Option<Value> + Send + Sync>;
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -94,7 +94,7 @@ impl<'a> Session<'a> {
         let func = self
             .instance
             .get_func(&mut self.store, self.adaptor.configure)
-            .ok_or_else(|| Error::Internal(format!("configure vanished from the instance")))?;
+            .ok_or_else(|| Error::Internal("configure vanished from the instance".into()))?;
         self.store.data_mut().set_operation("configure");
         let text = if configuration.is_null() {
             "{}".to_string()
@@ -168,7 +168,7 @@ impl<'a> Session<'a> {
                     operation: op_name,
                     kind: "invalid-output".into(),
                     message: format!("the adaptor returned an output the host cannot read: {problem}"),
-                    details: Value::Null,
+                    details: Box::new(Value::Null),
                 })
             }
             Val::Result(Err(Some(error))) => Err(self.guest_error(&op_name, error)),
@@ -215,7 +215,7 @@ impl<'a> Session<'a> {
             operation: operation.to_string(),
             kind,
             message,
-            details,
+            details: Box::new(details),
         }
     }
 
