@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
 use crate::sandbox::policy::{AllowRule, Policy, default_port};
+use crate::values::json_kind;
 
 /// What a configuration field holds (the WIT `field-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,17 +261,6 @@ fn collect_userinfo(value: &Value, secrets: &mut Vec<String>) {
         Value::Object(map) => map.values().for_each(|v| collect_userinfo(v, secrets)),
         Value::Array(items) => items.iter().for_each(|v| collect_userinfo(v, secrets)),
         _ => {}
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -374,15 +374,7 @@ fn int<T: TryFrom<i64> + TryFrom<u64>>(value: &Value, name: &str) -> Result<T, S
 }
 
 fn expected(what: &str, got: &Value) -> String {
-    let kind = match got {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    };
-    format!("expected {what}, got {kind}")
+    format!("expected {what}, got {}", json_kind(got))
 }
 
 #[cfg(test)]
@@ -433,6 +425,18 @@ pub(crate) mod arbitrary {
                     .prop_map(|entries| Value::Object(entries.into_iter().collect())),
             ]
         })
+    }
+}
+
+/// A JSON value's kind in words, with its article ("a string", "null"), for errors.
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

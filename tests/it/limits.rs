@@ -1,20 +1,9 @@
 use std::time::{Duration, Instant};
 
-use adaptor_host::{Error, Limit, Limits, RunOptions};
+use adaptor_host::{Limit, Limits};
 use serde_json::json;
 
-use crate::util::{options, probe, run};
-
-fn with(limits: Limits) -> RunOptions {
-    RunOptions { limits, ..options() }
-}
-
-fn limit_of(error: Option<Error>) -> Limit {
-    match error {
-        Some(Error::Limit { limit, .. }) => limit,
-        other => panic!("expected a limit error, got {other:?}"),
-    }
-}
+use crate::util::{limit_of, options, probe, run, with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_limit_stops_the_job_and_the_host_runs_the_next_one() {

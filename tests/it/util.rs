@@ -2,7 +2,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use adaptor_host::{Adaptor, Host, HostOptions, Job, Outcome, RunOptions, run_job};
+use adaptor_host::{Adaptor, Error, Host, HostOptions, Job, Limit, Limits, Outcome, RunOptions, run_job};
 use serde_json::{Value, json};
 use simulators::openlmis::{Client, Config, Simulator};
 
@@ -72,6 +72,19 @@ pub fn canary_configuration(base_url: &str) -> Value {
 pub async fn run(adaptor: &Adaptor, job: &str, configuration: Value, options: &RunOptions) -> Outcome {
     let job = Job::parse(job).expect("test job parses");
     run_job(host(), adaptor, &job, json!({"configuration": configuration}), options).await
+}
+
+/// [`options`] with `limits`.
+pub fn with(limits: Limits) -> RunOptions {
+    RunOptions { limits, ..options() }
+}
+
+/// The limit a job was stopped by; any other outcome fails the test.
+pub fn limit_of(error: Option<Error>) -> Limit {
+    match error {
+        Some(Error::Limit { limit, .. }) => limit,
+        other => panic!("expected a limit error, got {other:?}"),
+    }
 }
 
 /// Options with a step id of `test`.
