@@ -129,6 +129,10 @@ pub struct RunOutcome {
     /// several steps ended the run (as OpenFn's CLI returns them). Never holds
     /// `configuration`; every secret is masked.
     pub state: FinalState,
+    /// The step whose output the final state is, when it is one step's
+    /// ([`FinalState::One`] after a step ran): a worker names that step's output
+    /// dataclip as the run's final one.
+    pub final_step: Option<String>,
     /// The run's reason and error, as its `RunComplete` event said.
     pub report: RunReport,
 }
@@ -173,7 +177,7 @@ pub async fn run(host: &Host, request: RunRequest, events: Arc<dyn EventSink>, c
         fatal: None,
     };
     let compiled = compile_all(&request.plan);
-    let (state, failed_leaf) = match (&request.plan, compiled) {
+    let (state, final_step, failed_leaf) = match (&request.plan, compiled) {
         (_, Err((step_id, message))) => {
             // As OpenFn compiles every step before the first one runs: no step starts.
             let mut state = input_without_configuration(request.input.clone());
@@ -191,7 +195,7 @@ pub async fn run(host: &Host, request: RunRequest, events: Arc<dyn EventSink>, c
             });
             let error = ("CompileError".to_string(), message);
             runner.fatal = Some((Reason::Crash, Some(error.clone())));
-            (FinalState::One(state), Some(error))
+            (FinalState::One(state), None, Some(error))
         }
         (Plan::Job { adaptor, job, step_id }, Ok(())) => {
             let mut input = request.input.clone();
@@ -203,7 +207,7 @@ pub async fn run(host: &Host, request: RunRequest, events: Arc<dyn EventSink>, c
                 input = json!({"configuration": configuration});
             }
             let step = runner.step(step_id, None, adaptor, job, input).await;
-            (FinalState::One(step.state), step.error)
+            (FinalState::One(step.state), Some(step_id.clone()), step.error)
         }
         (Plan::Workflow(workflow), Ok(())) => runner.workflow(workflow).await,
     };
@@ -231,7 +235,11 @@ pub async fn run(host: &Host, request: RunRequest, events: Arc<dyn EventSink>, c
         },
     );
     log.event(EventKind::RunComplete(report.clone()));
-    RunOutcome { state, report }
+    RunOutcome {
+        state,
+        final_step,
+        report,
+    }
 }
 
 /// An error's type and (masked) message.
@@ -385,7 +393,9 @@ impl Runner<'_> {
 
     /// Runs a workflow from its start step; returns the final state and the error of a
     /// failed leaf, if any.
-    async fn workflow(&mut self, workflow: &Workflow) -> (FinalState, Option<ErrorText>) {
+    /// Runs the workflow's steps from its start; returns the final state, the step
+    /// that produced it when it is one step's output, and a failed leaf's error.
+    async fn workflow(&mut self, workflow: &Workflow) -> (FinalState, Option<String>, Option<ErrorText>) {
         let mut queue: VecDeque<(String, Option<String>, Value)> =
             VecDeque::from([(workflow.start.clone(), None, self.request.input.clone())]);
         let mut leaves: Vec<(String, Value, Option<ErrorText>)> = Vec::new();
@@ -447,18 +457,19 @@ impl Runner<'_> {
         }
         if leaves.is_empty() {
             // Stopped early (or a cycle): the last step's output.
-            return (FinalState::One(last.1), last.2);
+            let (id, state, error) = last;
+            return (FinalState::One(state), Some(id).filter(|id| !id.is_empty()), error);
         }
         let failed = leaves.iter().find_map(|(_, _, error)| error.clone());
         if leaves.len() == 1 {
-            let (_, state, _) = leaves.remove(0);
-            return (FinalState::One(state), failed);
+            let (id, state, _) = leaves.remove(0);
+            return (FinalState::One(state), Some(id), failed);
         }
         let mut by_id = Map::new();
         for (id, state, _) in leaves {
             by_id.insert(id, state);
         }
-        (FinalState::Leaves(by_id), failed)
+        (FinalState::Leaves(by_id), None, failed)
     }
 
     /// Evaluates a JavaScript edge condition on the upstream step's output, in the

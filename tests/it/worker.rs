@@ -605,6 +605,10 @@ fn javascript_edge_conditions_choose_the_branches_and_a_throwing_one_crashes() {
     assert_eq!(ran, ["job-1", "job-2"], "only the true branch runs");
     assert_eq!(run.steps[1].input_dataclip_id, run.steps[0].output_dataclip_id);
     assert_eq!(run.final_state.as_ref().expect("a final state")["took"], "yes");
+    assert_eq!(
+        run.final_dataclip_id, run.steps[1].output_dataclip_id,
+        "the leaf's output is the final one"
+    );
 
     let run = by_id(&done, &throwing);
     assert_eq!(

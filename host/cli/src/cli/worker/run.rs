@@ -2,6 +2,7 @@
 //! credentials, run it through the library, and report its events one at a time,
 //! each after the previous reply, ending with `run:complete` whatever happens.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use adaptor_host::events::{Event, EventKind, LogLevel, LogSource, RunReport, StepReport, now_micros};
@@ -269,9 +270,9 @@ struct Reporter<'a> {
     plan: Value,
     started: bool,
     step: Option<OpenStep>,
-    /// The output dataclip the server holds for each job's last run (empty when it
-    /// was not sent), and its state.
-    outputs: Vec<(String, String, Value)>,
+    /// The id of the output dataclip the server holds for each job's last run, by
+    /// job id (empty when it was not sent).
+    outputs: HashMap<String, String>,
     /// The worker slot running the run: `thread_id`.
     thread: u32,
 }
@@ -283,7 +284,7 @@ impl<'a> Reporter<'a> {
             plan: Value::Null,
             started: false,
             step: None,
-            outputs: Vec::new(),
+            outputs: HashMap::new(),
             thread,
         }
     }
@@ -367,8 +368,8 @@ impl<'a> Reporter<'a> {
         let outcome = running.await;
         self.close_open_step().await;
         match (outcome, report) {
-            (Ok(outcome), Some(report)) => self.ending(outcome.state, &report),
-            (Ok(outcome), None) => self.ending(outcome.state, &outcome.report),
+            (Ok(outcome), Some(report)) => self.ending(outcome.state, outcome.final_step, &report),
+            (Ok(outcome), None) => self.ending(outcome.state, outcome.final_step, &outcome.report),
             (Err(e), _) => Ending::exception("ExecutionError", format!("the run failed inside the worker: {e}")),
         }
     }
@@ -378,8 +379,8 @@ impl<'a> Reporter<'a> {
         let mut payload = json!({"step_id": step_id, "job_id": job_id, "timestamp": now()});
         // The upstream job's output, or the run's input after a trigger (or at the start);
         // none when that output was not sent.
-        let input = match upstream.and_then(|up| self.outputs.iter().rev().find(|(job, _, _)| job == up)) {
-            Some((_, id, _)) => id.as_str(),
+        let input = match upstream.and_then(|up| self.outputs.get(up)) {
+            Some(id) => id.as_str(),
             None => dataclip_id,
         };
         if !input.is_empty() {
@@ -399,8 +400,7 @@ impl<'a> Reporter<'a> {
             return;
         }
         let reason = wire_reason(report.reason);
-        let output = clean(report.output.clone());
-        let text = output.to_string();
+        let text = clean(report.output).to_string();
         let output_id = uuid::Uuid::new_v4().to_string();
         let mut payload = json!({
             "step_id": step.step_id,
@@ -436,7 +436,7 @@ impl<'a> Reporter<'a> {
         if !matches!(self.channel.push("step:complete", payload).await, Said::Ok(_)) {
             sent_id.clear();
         }
-        self.outputs.push((step.job_id, sent_id, output));
+        self.outputs.insert(step.job_id, sent_id);
     }
 
     /// A step left open (the run stopped inside it): closed as crashed, so that
@@ -460,7 +460,9 @@ impl<'a> Reporter<'a> {
         self.channel.push("step:complete", payload).await;
     }
 
-    fn ending(&self, state: FinalState, report: &RunReport) -> Ending {
+    /// How the run ended, for `run:complete`: `final_step` is the step whose output
+    /// the final state is, if one step's; its dataclip, if sent, is the final one.
+    fn ending(&self, state: FinalState, final_step: Option<String>, report: &RunReport) -> Ending {
         let reason = wire_reason(report.reason);
         let mut ending = Ending {
             reason,
@@ -477,14 +479,11 @@ impl<'a> Reporter<'a> {
         }
         match state {
             FinalState::One(state) => {
-                let state = clean(state);
-                ending.final_dataclip_id = self
-                    .outputs
-                    .iter()
-                    .rev()
-                    .find(|(_, id, output)| !id.is_empty() && *output == state)
-                    .map(|(_, id, _)| id.clone());
-                ending.final_state = Some(state);
+                ending.final_dataclip_id = final_step
+                    .and_then(|step| self.outputs.get(&step))
+                    .filter(|id| !id.is_empty())
+                    .cloned();
+                ending.final_state = Some(clean(state));
             }
             FinalState::Leaves(leaves) => {
                 let leaves: Map<String, Value> = leaves
