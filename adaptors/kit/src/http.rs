@@ -214,16 +214,16 @@ fn write_body(body: OutgoingBody, bytes: Option<&[u8]>) -> Result<(), (String, b
     OutgoingBody::finish(body, None).map_err(|e| describe(&e))
 }
 
-/// Reads the whole incoming body.
-/// Reads the whole body; `announced` is its `content-length`, room for which is made
-/// ahead (up to [`MAX_ANNOUNCED`], and only if memory allows) so that the body is not
-/// copied each time it outgrows its buffer.
+/// Reads the whole incoming body. `announced` is its `content-length`, room for which
+/// (up to [`MAX_ANNOUNCED`]) is made ahead so that the body is not copied each time it
+/// outgrows its buffer: the body is that long or the read fails, so the room is not
+/// taken on speculation.
 fn read_body(body: &IncomingBody, announced: Option<usize>) -> Result<Vec<u8>, (String, bool)> {
     let stream = body
         .stream()
         .map_err(|()| ("response body stream unavailable".to_string(), false))?;
     let mut bytes = Vec::new();
-    // A server states the length; only the host's response cap bounds what it sends.
+    // A length too large to address is left to the reads to find out.
     let _ = bytes.try_reserve_exact(announced.unwrap_or(0).min(MAX_ANNOUNCED));
     loop {
         match stream.blocking_read(CHUNK) {

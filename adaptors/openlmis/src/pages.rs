@@ -177,8 +177,9 @@ impl Items {
     }
 
     /// Makes room for `count` items the size of `sample`'s on average, so that the text
-    /// is not copied again each time it outgrows its buffer. Only a hint: a room the
-    /// sandbox cannot give is not taken.
+    /// is not copied again each time it outgrows its buffer; at most
+    /// [`MAX_EXPECTED_BYTES`], whatever total the server states. (Room past the
+    /// sandbox's memory limit stops the job, as the items themselves would.)
     fn expect(&mut self, sample: &[&RawValue], count: u64) {
         let Some(average) = sample
             .iter()
