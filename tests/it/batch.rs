@@ -12,7 +12,9 @@ use std::time::Duration;
 use axum::http::Uri;
 use serde_json::{Value, json};
 
-use crate::util::{assert_no_canary, canary_configuration, canary_simulator, cli, count, write_json};
+use crate::util::{
+    assert_no_canary, canary_configuration, canary_simulator, cli, cli_openlmis, count, stderr, write_json,
+};
 
 const COMFORT_HEALTH_CLINIC: &str = "e6799d64-d10d-4011-b8c2-0e4d4a3f65ce";
 const NANDUMBO_HEALTH_CENTER: &str = "176c4276-1fb1-4507-8ad2-cdfba0f47445";
@@ -132,10 +134,6 @@ impl Gate {
     }
 }
 
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 /// The output lines, each parsed.
 fn lines(text: &str) -> Vec<Value> {
     text.lines()
@@ -155,26 +153,11 @@ fn gate_configuration(gate: &Gate) -> Value {
 /// leaked anywhere.
 fn batch(job: &Value, configuration: &Value, states: &str, flags: &[&str]) -> (Output, Vec<Value>) {
     let dir = tempfile::tempdir().unwrap();
-    let job = write_json(dir.path(), "job.json", job);
-    let creds = write_json(dir.path(), "creds.json", configuration);
     let input = dir.path().join("states.jsonl");
     std::fs::write(&input, states).unwrap();
-    let out = dir.path().join("out.jsonl");
-    let mut args = vec![
-        "run",
-        &job,
-        "-a",
-        "openlmis",
-        "--creds",
-        &creds,
-        "--batch",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(flags);
-    let output = cli(&args, &dir.path().join("cache"));
-    let written = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("no output ({e}): {}", stderr(&output)));
+    let mut extra = vec!["--batch", input.to_str().unwrap()];
+    extra.extend_from_slice(flags);
+    let (output, written) = cli_openlmis(job, configuration, &extra);
     assert_no_canary("stdout", &String::from_utf8_lossy(&output.stdout));
     assert_no_canary("stderr", &stderr(&output));
     assert_no_canary("output", &written);

@@ -9,11 +9,9 @@ use std::process::Output;
 use serde_json::json;
 use simulators::opencrvs::{OFFICE, ServerVersion};
 
-use crate::util::{canary_configuration, canary_crvs_client, canary_simulator, cli, crvs_simulator, write_json};
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::util::{
+    canary_configuration, canary_crvs_client, canary_simulator, cli, crvs_simulator, stderr, write_json,
+};
 
 fn entries(cache: &Path) -> Vec<PathBuf> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(cache)

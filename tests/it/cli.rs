@@ -3,7 +3,9 @@ use std::process::Output;
 use serde_json::{Value, json};
 use simulators::openlmis::Simulator;
 
-use crate::util::{CANARY_PASSWORD, assert_no_canary, canary_configuration, canary_simulator, cli, write_json};
+use crate::util::{
+    CANARY_PASSWORD, assert_no_canary, canary_configuration, canary_simulator, cli, cli_openlmis, stderr, write_json,
+};
 
 const FAMILY_PLANNING: &str = "dce17f2e-af3e-40ad-8e00-3496adef44c3";
 const LEVORA: &str = "d602d0c6-4052-456c-8ccd-61b4ad77bece";
@@ -12,31 +14,11 @@ const COMFORT_HEALTH_CLINIC: &str = "e6799d64-d10d-4011-b8c2-0e4d4a3f65ce";
 /// Runs `job` with `configuration` through the binary; returns the process output and
 /// the output state it wrote, after checking that no canary leaked anywhere.
 fn run(job: &Value, configuration: &Value, extra: &[&str]) -> (Output, Value) {
-    let dir = tempfile::tempdir().unwrap();
-    let job_path = write_json(dir.path(), "job.json", job);
-    let creds = write_json(dir.path(), "creds.json", configuration);
-    let out = dir.path().join("out.json");
-    let mut args = vec![
-        "run",
-        &job_path,
-        "-a",
-        "openlmis",
-        "--credentials",
-        &creds,
-        "-o",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let output = cli(&args, &dir.path().join("cache"));
-    let written = std::fs::read_to_string(&out).expect("the output state is always written");
+    let (output, written) = cli_openlmis(job, configuration, extra);
     assert_no_canary("stdout", &String::from_utf8_lossy(&output.stdout));
-    assert_no_canary("stderr", &String::from_utf8_lossy(&output.stderr));
+    assert_no_canary("stderr", &stderr(&output));
     assert_no_canary("output state", &written);
     (output, serde_json::from_str(&written).unwrap())
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]

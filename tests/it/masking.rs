@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use crate::util::{cli, write_json};
+use crate::util::cli_openlmis;
 
 const USERNAME: &str = "canary user+7f3a";
 const PASSWORD: &str = r#"canary "pass\ 9c1e%41+&/é"#;
@@ -64,24 +64,7 @@ fn configuration(base_url: &str) -> Value {
 /// the process output and the output state after checking that no form of a secret
 /// appears in stdout, stderr or the output.
 fn run_at(level: &str, job: &Value, base_url: &str) -> (Output, Value) {
-    let dir = tempfile::tempdir().unwrap();
-    let job_path = write_json(dir.path(), "job.json", job);
-    let creds = write_json(dir.path(), "creds.json", &configuration(base_url));
-    let out = dir.path().join("out.json");
-    let args = [
-        "run",
-        &job_path,
-        "-a",
-        "openlmis",
-        "--credentials",
-        &creds,
-        "-o",
-        out.to_str().unwrap(),
-        "--log",
-        level,
-    ];
-    let output = cli(&args, &dir.path().join("cache"));
-    let written = std::fs::read_to_string(&out).expect("the output state is always written");
+    let (output, written) = cli_openlmis(job, &configuration(base_url), &["--log", level]);
     for (what, text) in [
         ("stdout", String::from_utf8_lossy(&output.stdout).into_owned()),
         ("stderr", String::from_utf8_lossy(&output.stderr).into_owned()),

@@ -87,6 +87,35 @@ pub fn limit_of(error: Option<Error>) -> Limit {
     }
 }
 
+/// Runs `adaptor-host run JOB -a openlmis --credentials CREDS -o OUT EXTRA...` with
+/// `job` and `configuration` written to a scratch directory; returns the process
+/// output and the text it wrote to OUT (which it always writes).
+pub fn cli_openlmis(job: &Value, configuration: &Value, extra: &[&str]) -> (Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let job_path = write_json(dir.path(), "job.json", job);
+    let creds = write_json(dir.path(), "creds.json", configuration);
+    let out = dir.path().join("out.json");
+    let mut args = vec![
+        "run",
+        &job_path,
+        "-a",
+        "openlmis",
+        "--credentials",
+        &creds,
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let output = cli(&args, &dir.path().join("cache"));
+    let written = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("no output ({e}): {}", stderr(&output)));
+    (output, written)
+}
+
+/// A command's stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Options with a step id of `test`.
 pub fn options() -> RunOptions {
     RunOptions {
