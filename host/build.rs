@@ -19,6 +19,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 /// The components the build exports as `<NAME>_WASM` paths (the adaptors the binary
 /// embeds, and the test-only probes the integration tests load from their paths), with
 /// the WIT folder (under the repository) and package whose `operations` docs they carry.
@@ -98,8 +100,12 @@ fn main() {
             &mut bytes,
         );
         let with_docs = out_dir.join(format!("{name}.wasm"));
+        // The cache keys a compiled component by its SHA-256: computed here once, not
+        // on every run of the binary.
+        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         std::fs::write(&with_docs, bytes).expect("writing a guest with its docs");
         println!("cargo:rustc-env={}_WASM={}", name.to_uppercase(), with_docs.display());
+        println!("cargo:rustc-env={}_SHA256={digest}", name.to_uppercase());
         // For dependents' build scripts (`links` metadata): the CLI's tests load the probes.
         println!("cargo:{}_WASM={}", name.to_uppercase(), with_docs.display());
         rerun_if_deps_change(&release.join(format!("{name}.d")), &adaptors);

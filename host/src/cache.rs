@@ -1,5 +1,8 @@
 //! Compiled components on disk: `<sha256 of the wasm>-<engine compatibility hash>.cwasm`,
-//! so a second run loads in about a millisecond instead of compiling again.
+//! so a second run loads in about a millisecond instead of compiling again. (The second
+//! hash also covers how the component was made from the wasm, for the pre-initialized
+//! JavaScript runtime; the SHA-256 of a built-in component is computed by `build.rs`,
+//! not on each run.)
 //!
 //! An entry is two files: the `.cwasm`, exactly the bytes wasmtime compiled, which is
 //! memory-mapped where it lies (`Component::deserialize_file`: no copy of the 15 MB
@@ -48,6 +51,16 @@ pub struct Cache {
     dir: PathBuf,
 }
 
+/// What a cache entry is compiled from: a component's bytes, and their SHA-256 (hex)
+/// if it is known already (`build.rs` computes it for the built-in components).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// The component.
+    pub bytes: &'a [u8],
+    /// `bytes`' SHA-256 in lowercase hex, if known.
+    pub digest: Option<&'a str>,
+}
+
 impl Cache {
     /// A cache in `dir`, created on first write.
     pub fn new(dir: PathBuf) -> Cache {
@@ -56,9 +69,11 @@ impl Cache {
 
     /// The component for `wasm`, from the cache or compiled (and then cached). A cache
     /// that cannot be read or written, or that others could have written, is skipped
-    /// with a warning, never fatal.
-    pub fn component(&self, engine: &Engine, name: &str, wasm: &[u8]) -> Result<Component> {
-        self.compiled(engine, name, wasm, "", || engine.precompile_component(wasm))
+    /// with a warning, never fatal. `digest` is the SHA-256 of `wasm` (hex) where it is
+    /// known already; otherwise it is computed here.
+    pub fn component(&self, engine: &Engine, name: &str, wasm: &[u8], digest: Option<&str>) -> Result<Component> {
+        let source = Source { bytes: wasm, digest };
+        self.compiled(engine, name, source, "", || engine.precompile_component(wasm))
     }
 
     /// Like [`component`](Self::component), for a component made from `source` rather
@@ -69,7 +84,7 @@ impl Cache {
         &self,
         engine: &Engine,
         name: &str,
-        source: &[u8],
+        source: Source<'_>,
         variant: &str,
         compile: impl FnOnce() -> wasmtime::Result<Vec<u8>>,
     ) -> Result<Component> {
@@ -106,12 +121,19 @@ impl Cache {
         load_trusted_bytes(engine, &compiled).map_err(load_error)
     }
 
-    fn key(&self, engine: &Engine, wasm: &[u8], variant: &str) -> String {
+    fn key(&self, engine: &Engine, source: Source<'_>, variant: &str) -> String {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        // An empty variant keeps the plain SHA-256 of the wasm.
-        let digest = Sha256::new().chain_update(wasm).chain_update(variant).finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        if !variant.is_empty() {
+            variant.hash(&mut hasher);
+        }
+        let hex = match source.digest {
+            Some(hex) => hex.to_string(),
+            None => Sha256::digest(source.bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        };
         format!("{hex}-{:016x}.cwasm", hasher.finish())
     }
 
@@ -287,4 +309,22 @@ fn load_trusted_file(engine: &Engine, path: &Path) -> wasmtime::Result<Component
 fn load_trusted_bytes(engine: &Engine, compiled: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: `compiled` came from `engine.precompile_component` in this process.
     unsafe { Component::deserialize(engine, compiled) }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    fn hex(bytes: &[u8]) -> String {
+        Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn the_digests_build_rs_computed_are_those_of_the_components_built_in() {
+        for (name, bytes, digest) in crate::BUILTIN {
+            assert_eq!(hex(bytes), digest, "{name}");
+        }
+        use crate::javascript::sandbox::{RUNTIME_SHA256, RUNTIME_WASM};
+        assert_eq!(hex(RUNTIME_WASM), RUNTIME_SHA256, "js-runtime");
+    }
 }

@@ -163,8 +163,13 @@ impl Host {
     /// Loads a WebAssembly component from `bytes`, compiling it or taking the compiled
     /// form from the cache, and checks its imports.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Adaptor> {
+        self.load_digested(name, bytes, None)
+    }
+
+    /// [`load`](Self::load), given the SHA-256 of `bytes` (hex) if it is known already.
+    fn load_digested(&self, name: &str, bytes: &[u8], digest: Option<&str>) -> Result<Adaptor> {
         let component = match &self.cache {
-            Some(cache) => cache.component(&self.engine, name, bytes)?,
+            Some(cache) => cache.component(&self.engine, name, bytes, digest)?,
             None => wasmtime::component::Component::new(&self.engine, bytes).map_err(|e| Error::Load {
                 name: name.to_string(),
                 reason: format!("{e:#}"),
@@ -175,14 +180,14 @@ impl Host {
 
     /// Loads one of the adaptors built into this binary (see [`builtin_adaptors`](crate::builtin_adaptors)).
     pub fn load_builtin(&self, name: &str) -> Result<Adaptor> {
-        let bytes = crate::builtin(name).ok_or_else(|| Error::Load {
+        let (bytes, digest) = crate::builtin_with_digest(name).ok_or_else(|| Error::Load {
             name: name.to_string(),
             reason: format!(
                 "no built-in adaptor of that name; built in: {} (or give a path to a .wasm component)",
                 crate::builtin_adaptors().join(", ")
             ),
         })?;
-        self.load(name, bytes)
+        self.load_digested(name, bytes, Some(digest))
     }
 
     /// Loads `name`: the path of a `.wasm` component (a name ending in `.wasm`, or with

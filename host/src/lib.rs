@@ -84,11 +84,20 @@ pub use sandbox::policy::{AllowRule, Policy};
 pub use sandbox::resolve::{Resolve, Resolving, StaticResolver, SystemResolver};
 pub use session::Session;
 
-/// The adaptors compiled into this binary by `build.rs`, by short name.
-const BUILTIN: [(&str, &[u8]); 3] = [
-    ("openlmis", include_bytes!(env!("OPENLMIS_WASM"))),
-    ("opencrvs", include_bytes!(env!("OPENCRVS_WASM"))),
-    ("common", include_bytes!(env!("COMMON_WASM"))),
+/// The adaptors compiled into this binary by `build.rs`, by short name, each with the
+/// SHA-256 of its bytes (hex), computed by `build.rs` as well.
+const BUILTIN: [(&str, &[u8], &str); 3] = [
+    (
+        "openlmis",
+        include_bytes!(env!("OPENLMIS_WASM")),
+        env!("OPENLMIS_SHA256"),
+    ),
+    (
+        "opencrvs",
+        include_bytes!(env!("OPENCRVS_WASM")),
+        env!("OPENCRVS_SHA256"),
+    ),
+    ("common", include_bytes!(env!("COMMON_WASM")), env!("COMMON_SHA256")),
 ];
 
 /// The version of OpenFn's JavaScript adaptor each built-in adaptor matches (its
@@ -104,14 +113,22 @@ pub fn builtin_version(name: &str) -> Option<&'static str> {
 
 /// The names of the built-in adaptors.
 pub fn builtin_adaptors() -> Vec<&'static str> {
-    BUILTIN.iter().map(|(name, _)| *name).collect()
+    BUILTIN.iter().map(|(name, _, _)| *name).collect()
 }
 
 /// The component of a built-in adaptor. Accepts the short name (`openlmis`) and
 /// OpenFn's package names (`@openfn/language-openlmis`, with or without `@version`).
 pub fn builtin(name: &str) -> Option<&'static [u8]> {
+    builtin_with_digest(name).map(|(bytes, _)| bytes)
+}
+
+/// A built-in adaptor's component and the SHA-256 of it (hex).
+fn builtin_with_digest(name: &str) -> Option<(&'static [u8], &'static str)> {
     let name = builtin_name(name)?;
-    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+    BUILTIN
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, bytes, digest)| (*bytes, *digest))
 }
 
 /// The short name of a built-in adaptor named as `builtin` takes it.
@@ -119,5 +136,5 @@ fn builtin_name(name: &str) -> Option<&str> {
     let name = name.strip_prefix("@openfn/").unwrap_or(name);
     let name = name.split('@').next().unwrap_or(name);
     let name = name.strip_prefix("language-").unwrap_or(name);
-    BUILTIN.iter().any(|(n, _)| *n == name).then_some(name)
+    BUILTIN.iter().any(|(n, _, _)| *n == name).then_some(name)
 }

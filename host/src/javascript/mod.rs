@@ -15,7 +15,7 @@
 //! `ReferenceError`, a compile error) and a broken limit still write the output state,
 //! with the error in `errors`; OpenFn writes nothing for them.
 
-mod sandbox;
+pub(crate) mod sandbox;
 mod snapshot;
 
 use std::sync::Arc;

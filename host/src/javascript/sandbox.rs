@@ -12,6 +12,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::snapshot;
+use crate::cache::Source;
 use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::events::{JobLog, LogLevel, LogSource};
@@ -37,7 +38,10 @@ use bindings::openfn::adaptor::host::{self as host_log, Level};
 use bindings::openfn::runtime::adaptor::{self as adaptor_import, OperationError};
 
 /// The runtime component, built by `build.rs` from `adaptors/js-runtime`.
-const RUNTIME_WASM: &[u8] = include_bytes!(env!("JS_RUNTIME_WASM"));
+pub(crate) const RUNTIME_WASM: &[u8] = include_bytes!(env!("JS_RUNTIME_WASM"));
+
+/// The SHA-256 of [`RUNTIME_WASM`] (hex), computed by `build.rs`.
+pub(crate) const RUNTIME_SHA256: &str = env!("JS_RUNTIME_SHA256");
 
 /// Bytes of guest stderr kept per job (panic messages end up there).
 const STDERR_BYTES: usize = 64 << 10;
@@ -63,8 +67,12 @@ impl Runtime {
         };
         // The pre-initialized runtime (see `snapshot`): made and compiled once, cached.
         let engine = &host.engine;
+        let source = Source {
+            bytes: RUNTIME_WASM,
+            digest: Some(RUNTIME_SHA256),
+        };
         let component = match host.cache() {
-            Some(cache) => cache.compiled(engine, "js-runtime", RUNTIME_WASM, snapshot::VARIANT, || {
+            Some(cache) => cache.compiled(engine, "js-runtime", source, snapshot::VARIANT, || {
                 engine.precompile_component(&snapshot::pre_initialize(engine, RUNTIME_WASM)?)
             })?,
             None => snapshot::pre_initialize(engine, RUNTIME_WASM)
