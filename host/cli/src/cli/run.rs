@@ -42,6 +42,13 @@ pub struct RunArgs {
     output_stdout: bool,
 }
 
+impl RunArgs {
+    /// Whether this is a batch (`--batch`): many jobs, run concurrently.
+    pub(crate) fn is_batch(&self) -> bool {
+        self.batch.is_some()
+    }
+}
+
 pub async fn run(args: RunArgs) -> ExitCode {
     let step_id = args.job.step_id();
     if let Some(batch) = &args.batch {
