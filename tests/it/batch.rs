@@ -13,7 +13,8 @@ use axum::http::Uri;
 use serde_json::{Value, json};
 
 use crate::util::{
-    assert_no_canary, canary_configuration, canary_simulator, cli, cli_openlmis, count, stderr, write_json,
+    assert_no_canary, assert_stderr_has, canary_configuration, canary_simulator, cli, cli_openlmis, count, stderr,
+    write_json,
 };
 
 const COMFORT_HEALTH_CLINIC: &str = "e6799d64-d10d-4011-b8c2-0e4d4a3f65ce";
@@ -209,11 +210,7 @@ fn every_line_runs_in_its_own_sandbox_and_gets_one_output_line_in_input_order() 
     // Each of the three jobs logged in itself: nothing (not even the token) is shared
     // between sandboxes.
     assert_eq!(count(&sim, "/api/oauth/token"), 3);
-    assert!(
-        stderr(&output).contains("batch: 5 lines, 2 succeeded, 3 failed, 5 output lines"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "batch: 5 lines, 2 succeeded, 3 failed, 5 output lines");
 }
 
 #[test]
@@ -351,15 +348,11 @@ fn a_batch_that_cannot_be_read_is_unusable_input() {
         &cache,
     );
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains(&format!("cannot read the batch file {}", missing.display())),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, &format!("cannot read the batch file {}", missing.display()));
     assert!(output.stdout.is_empty(), "no line ran");
 
     let state = write_json(dir.path(), "state.json", &json!({}));
     let output = cli(&["run", &job, "-a", "openlmis", "--batch", "-", "-s", &state], &cache);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("cannot be used with"), "{}", stderr(&output));
+    assert_stderr_has(&output, "cannot be used with");
 }

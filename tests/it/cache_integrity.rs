@@ -10,7 +10,8 @@ use serde_json::json;
 use simulators::opencrvs::{OFFICE, ServerVersion};
 
 use crate::util::{
-    canary_configuration, canary_crvs_client, canary_simulator, cli, crvs_simulator, stderr, write_json,
+    assert_stderr_has, canary_configuration, canary_crvs_client, canary_simulator, cli, crvs_simulator, stderr,
+    write_json,
 };
 
 fn entries(cache: &Path) -> Vec<PathBuf> {
@@ -63,20 +64,12 @@ fn a_cache_entry_copied_over_another_adaptors_is_recompiled_not_loaded() {
     std::fs::copy(&lmis_entry, &crvs_entry).unwrap();
     let swapped = run_opencrvs(dir.path(), &cache);
     assert!(swapped.status.success(), "the right adaptor ran: {}", stderr(&swapped));
-    assert!(
-        stderr(&swapped).contains("another component's entry copied over it"),
-        "{}",
-        stderr(&swapped)
-    );
+    assert_stderr_has(&swapped, "another component's entry copied over it");
     assert!(!stderr(&swapped).contains("loaded compiled component from cache"));
     // The entry was rewritten, and loads again.
     let again = run_opencrvs(dir.path(), &cache);
     assert!(again.status.success(), "{}", stderr(&again));
-    assert!(
-        stderr(&again).contains("loaded compiled component from cache"),
-        "{}",
-        stderr(&again)
-    );
+    assert_stderr_has(&again, "loaded compiled component from cache");
 }
 
 #[test]
@@ -90,10 +83,9 @@ fn a_truncated_cache_entry_is_recompiled_not_loaded() {
 
     let truncated = run_openlmis(dir.path(), &cache);
     assert!(truncated.status.success(), "{}", stderr(&truncated));
-    assert!(
-        stderr(&truncated).contains("does not match the length and checksum recorded when it was written"),
-        "{}",
-        stderr(&truncated)
+    assert_stderr_has(
+        &truncated,
+        "does not match the length and checksum recorded when it was written",
     );
     assert!(!stderr(&truncated).contains("loaded compiled component from cache"));
     assert_eq!(std::fs::read(&entry).unwrap().len(), bytes.len(), "rewritten whole");
@@ -131,10 +123,6 @@ fn a_cache_others_can_write_is_not_used() {
     std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
     let writable = run_openlmis(dir.path(), &cache);
     assert!(writable.status.success(), "{}", stderr(&writable));
-    assert!(
-        stderr(&writable).contains("the file is writable by other users"),
-        "{}",
-        stderr(&writable)
-    );
+    assert_stderr_has(&writable, "the file is writable by other users");
     assert!(!stderr(&writable).contains("loaded compiled component from cache"));
 }

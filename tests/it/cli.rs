@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 use simulators::openlmis::Simulator;
 
 use crate::util::{
-    CANARY_PASSWORD, assert_no_canary, canary_configuration, canary_simulator, cli, cli_openlmis, stderr, write_json,
+    CANARY_PASSWORD, assert_no_canary, assert_stderr_has, canary_configuration, canary_simulator, cli, cli_openlmis,
+    stderr, write_json,
 };
 
 const FAMILY_PLANNING: &str = "dce17f2e-af3e-40ad-8e00-3496adef44c3";
@@ -165,11 +166,7 @@ fn missing_credentials_are_a_configuration_error() {
     let (output, state) = run(&json!([{"get": ["programs"]}]), &configuration, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(state["errors"]["job"]["type"], "configuration");
-    assert!(
-        stderr(&output).contains("configuration.password is missing"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "configuration.password is missing");
 }
 
 #[test]
@@ -427,11 +424,7 @@ fn openfn_style_flags_work_and_surprising_ones_are_refused() {
         &cache,
     );
     assert_eq!(wrong.status.code(), Some(2));
-    assert!(
-        stderr(&wrong).contains("version 1.2.2, not 9.9.9"),
-        "{}",
-        stderr(&wrong)
-    );
+    assert_stderr_has(&wrong, "version 1.2.2, not 9.9.9");
     assert!(
         std::fs::read_to_string(out).unwrap().contains("errors"),
         "the output records why"
@@ -443,7 +436,7 @@ fn openfn_style_flags_work_and_surprising_ones_are_refused() {
         &cache,
     );
     assert_eq!(bare.status.code(), Some(2));
-    assert!(stderr(&bare).contains("give a unit"), "{}", stderr(&bare));
+    assert_stderr_has(&bare, "give a unit");
     let huge = cli(
         &[
             "run",
@@ -458,11 +451,7 @@ fn openfn_style_flags_work_and_surprising_ones_are_refused() {
         &cache,
     );
     assert_eq!(huge.status.code(), Some(2));
-    assert!(
-        stderr(&huge).contains("--max-memory must be between 1 and 4096 MiB"),
-        "{}",
-        stderr(&huge)
-    );
+    assert_stderr_has(&huge, "--max-memory must be between 1 and 4096 MiB");
 
     // -S reads the state from stdin, -O writes the output to stdout, -l none is silent.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adaptor-host"))

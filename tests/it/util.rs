@@ -116,6 +116,12 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Fails the test, showing the whole stderr, unless the command's stderr holds `text`.
+pub fn assert_stderr_has(output: &Output, text: &str) {
+    let stderr = stderr(output);
+    assert!(stderr.contains(text), "stderr lacks {text:?}:\n{stderr}");
+}
+
 /// Options with a step id of `test`.
 pub fn options() -> RunOptions {
     RunOptions {
