@@ -179,7 +179,7 @@ impl<'a> Session<'a> {
     /// The broken limit or the trap of a call, if any.
     fn check_call(&self, operation: &str, called: wasmtime::Result<()>) -> Result<()> {
         let sandbox = self.store.data();
-        if let Some(limit) = sandbox.broken_limit(&self.limits) {
+        if let Some(limit) = sandbox.broken_limit(&self.limits, called.is_err()) {
             return Err(Error::Limit {
                 operation: operation.to_string(),
                 limit,

@@ -1,6 +1,7 @@
+use adaptor_host::Limits;
 use serde_json::json;
 
-use crate::util::{canary_configuration, canary_simulator, count, openlmis, options, run, run_err, run_ok};
+use crate::util::{canary_configuration, canary_simulator, count, openlmis, options, run, run_err, run_ok, with};
 
 const FP: &str = "dce17f2e-af3e-40ad-8e00-3496adef44c3";
 const HC02: &str = "176c4276-1fb1-4507-8ad2-cdfba0f47445";
@@ -147,6 +148,32 @@ async fn get_all_finds_ids_written_late_or_with_escapes() {
         json!([{"code": "a", "id": "x\"1"}, {"id": "2", "code": "b"}, {"id": "3"}, {"id": 4}, {"id": 4}]),
         "the repeated string id is kept once; items without a string id are all kept"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_all_does_without_the_room_an_overstated_total_asks_for() {
+    // The first page states ten million items: `getAll` asks for room for them ahead
+    // (16 MiB at most), more than the job may have. Refused, it reads the two pages
+    // there are within its 8 MiB.
+    let pages = [
+        r#"{"content": [{"id": "1"}, {"id": "2"}], "last": false, "totalPages": 5000000, "totalElements": 10000000}"#,
+        r#"{"content": [{"id": "3"}], "last": true, "totalPages": 5000000, "totalElements": 10000000}"#,
+    ];
+    let server = simulators::Running::start(axum::Router::new().route(
+        "/api/things",
+        axum::routing::get(move |query: axum::extract::RawQuery| async move {
+            let page = usize::from(query.0.is_some_and(|q| q.contains("page=1")));
+            ([("content-type", "application/json")], pages[page])
+        }),
+    ));
+    let configuration = json!({"baseUrl": server.url(), "access_token": "t"});
+    let limits = Limits {
+        memory_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let outcome = run(openlmis(), r#"[{"getAll": ["things"]}]"#, configuration, &with(limits)).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(outcome.state["data"], json!([{"id": "1"}, {"id": "2"}, {"id": "3"}]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -179,7 +179,8 @@ impl Items {
     /// Makes room for `count` items the size of `sample`'s on average, so that the text
     /// is not copied again each time it outgrows its buffer; at most
     /// [`MAX_EXPECTED_BYTES`], whatever total the server states. (Room past the
-    /// sandbox's memory limit stops the job, as the items themselves would.)
+    /// sandbox's memory limit is refused, and the text then grows as items come: an
+    /// overstated total costs nothing.)
     fn expect(&mut self, sample: &[&RawValue], count: u64) {
         let Some(average) = sample
             .iter()

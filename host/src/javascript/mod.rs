@@ -193,12 +193,12 @@ async fn run(
             .await;
         let sandbox = store.data();
         runtime_peak.store(sandbox.peak_memory(), Ordering::Relaxed);
-        Ok::<_, Error>((result, sandbox.broken_limit(), sandbox.stderr()))
+        Ok::<_, Error>((sandbox.broken_limit(result.is_err()), result, sandbox.stderr()))
     };
     tokio::pin!(guest);
     // Serve the runtime's operation calls until it finishes; both stores stay in this task.
     let mut fatal = None;
-    let (result, broken, stderr) = loop {
+    let (broken, result, stderr) = loop {
         tokio::select! {
             finished = &mut guest => break finished?,
             Some(call) = requests.recv() => {
@@ -304,7 +304,7 @@ pub(crate) async fn condition(
             .call_condition(&mut store, expression, &state, upstream)
             .await;
         let sandbox = store.data();
-        if let Some(limit) = sandbox.broken_limit() {
+        if let Some(limit) = sandbox.broken_limit(result.is_err()) {
             return Err(named(format!("stopped by the {limit}")));
         }
         match result {

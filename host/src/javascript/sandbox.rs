@@ -160,10 +160,11 @@ impl JsSandbox {
         store
     }
 
-    /// The limit that stopped the runtime, if one did.
-    pub fn broken_limit(&self) -> Option<Limit> {
+    /// The limit that stopped the runtime, if one did. `failed`: whether the call did
+    /// not finish as it should; only then does a refused memory growth count.
+    pub fn broken_limit(&self, failed: bool) -> Option<Limit> {
         self.broken
-            .or(self.memory.hit.then_some(Limit::Memory(self.memory.max)))
+            .or((failed && self.memory.refused).then_some(Limit::Memory(self.memory.max)))
     }
 
     /// The largest linear memory the runtime asked for, in bytes.

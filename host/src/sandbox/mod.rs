@@ -109,12 +109,14 @@ impl Sandbox {
         self.log.operation = operation.to_string();
     }
 
-    /// The limit that stopped the job, if one did.
-    pub fn broken_limit(&self, limits: &Limits) -> Option<Limit> {
+    /// The limit that stopped the job, if one did. `failed`: whether the call trapped;
+    /// only then does memory the guest could not have count (a guest that asked for room
+    /// ahead and did without it broke nothing).
+    pub fn broken_limit(&self, limits: &Limits, failed: bool) -> Option<Limit> {
         if let Some(limit) = self.broken {
             return Some(limit);
         }
-        if self.memory.hit || self.guest_out_of_memory() {
+        if failed && (self.memory.refused || self.guest_out_of_memory()) {
             return Some(Limit::Memory(self.memory.max));
         }
         if self.log.budget.hit() {
@@ -241,12 +243,15 @@ pub(crate) fn meter_cpu<T: 'static>(
     });
 }
 
-/// Caps linear memory; records that the cap was hit so the error can name it, and the
-/// largest size any memory reached (linear memories never shrink, so it is the peak).
-/// Shared by every sandbox.
+/// Caps linear memory: a growth past the cap is refused, as WebAssembly's
+/// `memory.grow` fails (it returns -1), so a guest may fall back, as Rust's
+/// `try_reserve` does; an allocation that cannot fall back aborts the guest. Records
+/// that a growth was refused, so the error of a call that then fails can name the
+/// limit, and the largest size any memory reached (linear memories never shrink, so it
+/// is the peak). Shared by every sandbox.
 pub(crate) struct MemoryLimiter {
     pub(crate) max: u64,
-    pub(crate) hit: bool,
+    pub(crate) refused: bool,
     pub(crate) peak: u64,
 }
 
@@ -255,7 +260,7 @@ impl MemoryLimiter {
     pub(crate) fn new(max: u64) -> MemoryLimiter {
         MemoryLimiter {
             max,
-            hit: false,
+            refused: false,
             peak: 0,
         }
     }
@@ -265,8 +270,8 @@ impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let desired = u64::try_from(desired).unwrap_or(u64::MAX);
         if desired > self.max {
-            self.hit = true;
-            return Err(wasmtime::Error::msg(Limit::Memory(self.max).to_string()));
+            self.refused = true;
+            return Ok(false);
         }
         self.peak = self.peak.max(desired);
         Ok(true)
@@ -513,7 +518,7 @@ mod tests {
         line("two").unwrap();
         assert_eq!(line("three"), Err(Limit::LogBytes(3 * LINE_BYTES)));
         assert_eq!(
-            store.data().broken_limit(&limits),
+            store.data().broken_limit(&limits, false),
             Some(Limit::LogBytes(3 * LINE_BYTES))
         );
     }
