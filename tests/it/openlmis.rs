@@ -125,6 +125,18 @@ async fn get_all_walks_more_than_25_pages_to_the_full_data_set() {
     assert_eq!(count(&sim, "/api/facilities"), 28);
 }
 
+/// A loopback server of `/api/things` answering `pages[1]` to a request for page 1 and
+/// `pages[0]` to any other: pages stranger than the simulator's own.
+fn two_pages_of_things(pages: [&'static str; 2]) -> simulators::Running {
+    simulators::Running::start(axum::Router::new().route(
+        "/api/things",
+        axum::routing::get(move |query: axum::extract::RawQuery| async move {
+            let page = usize::from(query.0.is_some_and(|q| q.contains("page=1")));
+            ([("content-type", "application/json")], pages[page])
+        }),
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_all_finds_ids_written_late_or_with_escapes() {
     // Two pages where the second repeats the first's last item; the ids are not the
@@ -133,13 +145,7 @@ async fn get_all_finds_ids_written_late_or_with_escapes() {
         r#"{"content": [{"code": "a", "id": "x\"1"}, { "id" : "2", "code": "b"}], "last": false, "totalPages": 2}"#,
         r#"{"content": [{ "id" : "2", "code": "b"}, {"id": "\u0033"}, {"id": 4}, {"id": 4}], "last": true, "totalPages": 2}"#,
     ];
-    let server = simulators::Running::start(axum::Router::new().route(
-        "/api/things",
-        axum::routing::get(move |query: axum::extract::RawQuery| async move {
-            let page = usize::from(query.0.is_some_and(|q| q.contains("page=1")));
-            ([("content-type", "application/json")], pages[page])
-        }),
-    ));
+    let server = two_pages_of_things(pages);
     let configuration = json!({"baseUrl": server.url(), "access_token": "t"});
     let outcome = run(openlmis(), r#"[{"getAll": ["things"]}]"#, configuration, &options()).await;
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
@@ -159,13 +165,7 @@ async fn get_all_does_without_the_room_an_overstated_total_asks_for() {
         r#"{"content": [{"id": "1"}, {"id": "2"}], "last": false, "totalPages": 5000000, "totalElements": 10000000}"#,
         r#"{"content": [{"id": "3"}], "last": true, "totalPages": 5000000, "totalElements": 10000000}"#,
     ];
-    let server = simulators::Running::start(axum::Router::new().route(
-        "/api/things",
-        axum::routing::get(move |query: axum::extract::RawQuery| async move {
-            let page = usize::from(query.0.is_some_and(|q| q.contains("page=1")));
-            ([("content-type", "application/json")], pages[page])
-        }),
-    ));
+    let server = two_pages_of_things(pages);
     let configuration = json!({"baseUrl": server.url(), "access_token": "t"});
     let limits = Limits {
         memory_bytes: 8 << 20,
